@@ -1,0 +1,107 @@
+"""Sources and sinks as the runtime sees them: the protocols and the built-in ones.
+
+Layer: `sim.api` (no SimPy). A source is split into `SourceSplit`s that are
+assigned to reader subtasks; each reader is polled by its task thread with the
+current virtual time and returns a batch of records. The runtime talks to
+sources and sinks only through these protocols.
+
+Flink counterpart: FLIP-27 `Source`, `SplitEnumerator`, `SourceReader`;
+`NumberSequenceSource`; `fromCollection`.
+Simplified: splits are assigned once, up front (split i to reader i % p), and
+there is no split discovery at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+
+@dataclass
+class ReaderPoll:
+    """One poll of a reader: the records it read, and whether it is finished."""
+
+    records: list[Any]
+    finished: bool
+
+
+class SourceReader:
+    """Reads the records of its assigned splits, in order."""
+
+    def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        raise NotImplementedError
+
+
+class Source:
+    """A bounded or unbounded source; `create_reader(index, parallelism)` per subtask."""
+
+    name = "Source"
+    parallel = True
+
+    def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        raise NotImplementedError
+
+
+class _ListReader(SourceReader):
+    """Reads a list from a position; the position is the reader's only state."""
+
+    def __init__(self, records: Sequence[Any]):
+        self._records = records
+        self.position = 0
+
+    def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        start = self.position
+        end = min(start + max_records, len(self._records))
+        self.position = end
+        return ReaderPoll(list(self._records[start:end]), end >= len(self._records))
+
+
+class CollectionSource(Source):
+    """The elements of a collection, in order, from one (non-parallel) reader.
+
+    Flink counterpart: `StreamExecutionEnvironment.fromCollection`, a source with
+    parallelism 1.
+    """
+
+    name = "Collection Source"
+    parallel = False
+
+    def __init__(self, elements: Sequence[Any]):
+        self.elements = list(elements)
+
+    def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        return _ListReader(self.elements)
+
+
+class _RangeReader(SourceReader):
+    def __init__(self, start: int, end: int):
+        self.position = start
+        self._end = end
+
+    def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        start = self.position
+        end = min(start + max_records, self._end + 1)
+        self.position = end
+        return ReaderPoll(list(range(start, end)), end > self._end)
+
+
+class NumberSequenceSource(Source):
+    """The numbers `start..end` (inclusive), split into one contiguous range per reader.
+
+    Flink counterpart: `NumberSequenceSource`. Simplified: one split per reader,
+    split i to reader i, where Flink hands splits to readers as they ask.
+    """
+
+    name = "Sequence Source"
+
+    def __init__(self, start: int, end: int):
+        if end < start:
+            raise ValueError(f"NumberSequenceSource needs start <= end, got {start}..{end}")
+        self.start = start
+        self.end = end
+
+    def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        total = self.end - self.start + 1
+        lo = self.start + index * total // parallelism
+        hi = self.start + (index + 1) * total // parallelism - 1
+        return _RangeReader(lo, hi)

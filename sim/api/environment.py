@@ -1,0 +1,144 @@
+"""`StreamExecutionEnvironment`: where a job is built, configured and started.
+
+Layer: `sim.api` (no SimPy). The environment records transformations; running
+them is the job of `sim.scenario`, which registers itself here as the runner
+when `sim` is imported (so the API never imports the layers above it).
+`execute()` runs on a default local cluster sized to fit the job, as Flink's
+local MiniCluster does; `sim.Simulation` runs on a cluster you describe.
+
+Flink counterpart: `StreamExecutionEnvironment` (PyFlink's method names).
+Simplified: no remote execution, no configuration files.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
+
+from sim.api.connectors import CollectionSource, NumberSequenceSource, Source
+from sim.api.transformations import ChainingStrategy, OperatorSpec, Transformation
+from sim.api.typeinfo import TypeInformation
+from sim.kernel.hashing import UPPER_BOUND_MAX_PARALLELISM
+
+if TYPE_CHECKING:
+    from sim.api.datastream import DataStream
+
+DEFAULT_JOB_NAME = "Flink Streaming Job"
+DEFAULT_BUFFER_TIMEOUT_MS = 100
+
+
+class JobRunner(Protocol):
+    """What `sim.scenario` provides: run a job, or describe its plan."""
+
+    def execute(self, env: StreamExecutionEnvironment, job_name: str) -> Any: ...
+
+    def execution_plan(self, env: StreamExecutionEnvironment) -> str: ...
+
+
+_runner: JobRunner | None = None
+
+
+def register_runner(runner: JobRunner) -> None:
+    """Install the object that runs jobs (called once, by `sim.scenario` on import)."""
+    global _runner
+    _runner = runner
+
+
+def _require_runner() -> JobRunner:
+    if _runner is None:
+        raise RuntimeError("no job runner registered: import sim (not only sim.api) before running a job")
+    return _runner
+
+
+class StreamExecutionEnvironment:
+    """Builds a streaming job: sources, transformations, sinks, and their settings."""
+
+    def __init__(self) -> None:
+        self._parallelism = 1
+        self._max_parallelism: int | None = None
+        self._chaining = True
+        self._buffer_timeout_ms = DEFAULT_BUFFER_TIMEOUT_MS
+        self.transformations: list[Transformation] = []
+
+    @staticmethod
+    def get_execution_environment(configuration: Any = None) -> StreamExecutionEnvironment:
+        """A new environment (parallelism 1 by default, like a local PyFlink run with one core)."""
+        return StreamExecutionEnvironment()
+
+    # --- settings -------------------------------------------------------------
+
+    def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
+        if not isinstance(parallelism, int) or parallelism < 1:
+            raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+        self._parallelism = parallelism
+        return self
+
+    def get_parallelism(self) -> int:
+        return self._parallelism
+
+    def set_max_parallelism(self, max_parallelism: int) -> StreamExecutionEnvironment:
+        if not isinstance(max_parallelism, int) or not 1 <= max_parallelism <= UPPER_BOUND_MAX_PARALLELISM:
+            raise ValueError(
+                f"max parallelism must be an int in 1..{UPPER_BOUND_MAX_PARALLELISM}, got {max_parallelism!r}"
+            )
+        self._max_parallelism = max_parallelism
+        return self
+
+    def get_max_parallelism(self) -> int | None:
+        """The job-wide max parallelism, or None: then each operator gets Flink's default."""
+        return self._max_parallelism
+
+    def disable_operator_chaining(self) -> StreamExecutionEnvironment:
+        self._chaining = False
+        return self
+
+    def is_chaining_enabled(self) -> bool:
+        return self._chaining
+
+    def set_buffer_timeout(self, timeout_millis: int) -> StreamExecutionEnvironment:
+        """100 ms by default; 0 flushes after every record; -1 flushes only full buffers."""
+        if not isinstance(timeout_millis, int) or timeout_millis < -1:
+            raise ValueError(f"buffer timeout must be an int >= -1 (ms), got {timeout_millis!r}")
+        self._buffer_timeout_ms = timeout_millis
+        return self
+
+    def get_buffer_timeout(self) -> int:
+        return self._buffer_timeout_ms
+
+    # --- sources ----------------------------------------------------------------
+
+    def from_collection(self, collection: Iterable[Any], type_info: TypeInformation | None = None) -> DataStream:
+        """A non-parallel source of the collection's elements, in order."""
+        return self._add_source(CollectionSource(list(collection)), "Collection Source", fixed_parallelism=1)
+
+    def from_source(self, source: Source, watermark_strategy: Any = None, source_name: str | None = None,
+                    type_info: TypeInformation | None = None) -> DataStream:
+        """A source object (see `sim.api.connectors.Source`), parallel unless it says otherwise."""
+        if not isinstance(source, Source):
+            raise TypeError(f"from_source needs a sim.api Source, got {type(source).__name__}")
+        fixed = None if source.parallel else 1
+        return self._add_source(source, source_name or source.name, fixed_parallelism=fixed)
+
+    def from_sequence(self, start: int, end: int) -> DataStream:
+        """A parallel source of the numbers start..end (inclusive)."""
+        return self._add_source(NumberSequenceSource(start, end), "Sequence Source", fixed_parallelism=None)
+
+    def _add_source(self, source: Source, name: str, fixed_parallelism: int | None) -> DataStream:
+        from sim.api.datastream import DataStream
+
+        t = Transformation(
+            kind="source", name=name, inputs=[], operator=OperatorSpec("source", source),
+            parallelism=fixed_parallelism, parallelism_fixed=fixed_parallelism is not None,
+            chaining=ChainingStrategy.HEAD,
+        )
+        self.transformations.append(t)
+        return DataStream(self, t)
+
+    # --- running ------------------------------------------------------------------
+
+    def execute(self, job_name: str | None = None) -> Any:
+        """Run the job to its end on a default local cluster; returns a JobExecutionResult."""
+        return _require_runner().execute(self, job_name or DEFAULT_JOB_NAME)
+
+    def get_execution_plan(self) -> str:
+        """The job's StreamGraph as JSON, in the shape of Flink's execution plan."""
+        return _require_runner().execution_plan(self)

@@ -1,0 +1,177 @@
+"""User function classes with PyFlink's names, and the contexts the runtime hands them.
+
+Layer: `sim.api` (no SimPy, no clock). Every function may also be a plain
+callable where PyFlink accepts one. Functions that can emit several values
+(`flat_map`, `process_element`) either `yield` them or return an iterable;
+`yield tag, value` with an `OutputTag` emits to a side output, as in PyFlink.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from sim.api.typeinfo import TypeInformation
+
+if TYPE_CHECKING:
+    from sim.api.state import StateDescriptor
+
+LONG_MIN = -(1 << 63)
+
+
+class OutputTag:
+    """Names a side output: `OutputTag("late", Types.STRING())`."""
+
+    def __init__(self, tag_id: str, type_info: TypeInformation | None = None):
+        if not isinstance(tag_id, str) or not tag_id:
+            raise ValueError(f"an OutputTag needs a non-empty string id, got {tag_id!r}")
+        self.tag_id = tag_id
+        self.type_info = type_info
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OutputTag) and other.tag_id == self.tag_id
+
+    def __hash__(self) -> int:
+        return hash(("OutputTag", self.tag_id))
+
+    def __repr__(self) -> str:
+        return f"OutputTag({self.tag_id!r})"
+
+
+class RuntimeContext:
+    """What a function learns about the subtask it runs in (PyFlink's RuntimeContext).
+
+    The runtime builds one per operator instance; `get_state` delegates to the
+    subtask's keyed state backend.
+    """
+
+    def __init__(self, task_name: str, index: int, parallelism: int, max_parallelism: int,
+                 attempt: int = 0, state_provider: Any = None):
+        self._task_name = task_name
+        self._index = index
+        self._parallelism = parallelism
+        self._max_parallelism = max_parallelism
+        self._attempt = attempt
+        self._state_provider = state_provider
+
+    def get_task_name(self) -> str:
+        return self._task_name
+
+    def get_number_of_parallel_subtasks(self) -> int:
+        return self._parallelism
+
+    def get_max_number_of_parallel_subtasks(self) -> int:
+        return self._max_parallelism
+
+    def get_index_of_this_subtask(self) -> int:
+        return self._index
+
+    def get_attempt_number(self) -> int:
+        return self._attempt
+
+    def get_task_name_with_subtasks(self) -> str:
+        return f"{self._task_name} ({self._index + 1}/{self._parallelism})"
+
+    def get_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `ValueState` for this descriptor, scoped to the current key."""
+        if self._state_provider is None:
+            raise RuntimeError(
+                f"{self._task_name}[{self._index}] is not keyed: keyed state needs key_by() before this operator"
+            )
+        return self._state_provider.get_state(state_descriptor)
+
+
+class Function:
+    """Base of all user functions: optional `open(runtime_context)` and `close()`."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MapFunction(Function):
+    def map(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement map(value)")
+
+
+class FlatMapFunction(Function):
+    def flat_map(self, value: Any) -> Iterable[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement flat_map(value)")
+
+
+class FilterFunction(Function):
+    def filter(self, value: Any) -> bool:
+        raise NotImplementedError(f"{type(self).__name__} must implement filter(value)")
+
+
+class ReduceFunction(Function):
+    def reduce(self, value1: Any, value2: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement reduce(value1, value2)")
+
+
+class KeySelector(Function):
+    def get_key(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement get_key(value)")
+
+
+class Partitioner(Function):
+    def partition(self, key: Any, num_partitions: int) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement partition(key, num_partitions)")
+
+
+class SinkFunction(Function):
+    """A sink written in Python: `invoke(value, context)` once per record."""
+
+    def invoke(self, value: Any, context: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement invoke(value, context)")
+
+
+class TimerService:
+    """Time as a function sees it, in integer milliseconds.
+
+    Processing time is the virtual clock; the watermark is Long.MIN_VALUE until
+    event time reaches the operator.
+    """
+
+    def __init__(self, clock: Any):
+        self._clock = clock
+
+    def current_processing_time(self) -> int:
+        return self._clock.now_ms()
+
+    def current_watermark(self) -> int:
+        return self._clock.current_watermark()
+
+
+class ProcessFunction(Function):
+    """`process_element(value, ctx)` yields outputs; `yield tag, value` for side outputs."""
+
+    class Context:
+        def __init__(self, timer_service: TimerService):
+            self._timer_service = timer_service
+            self._timestamp: int | None = None
+
+        def timestamp(self) -> int | None:
+            return self._timestamp
+
+        def timer_service(self) -> TimerService:
+            return self._timer_service
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
+
+
+class KeyedProcessFunction(Function):
+    """A process function on a keyed stream; the context knows the current key."""
+
+    class Context(ProcessFunction.Context):
+        def __init__(self, timer_service: TimerService):
+            super().__init__(timer_service)
+            self._key: Any = None
+
+        def get_current_key(self) -> Any:
+            return self._key
+
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")

@@ -1,0 +1,266 @@
+"""Channels on the simulated network: queues, credits, the wire, and input gates.
+
+Layer: `sim.cluster` (the simulated world). A `ChannelLink` is one channel in
+both halves: the producer's subpartition queue (sender) and the consumer's
+input channel (receiver). Costs one SimPy event per buffer on a remote link
+(its arrival) and one per credit announcement; a local channel (same
+TaskManager) delivers at once, with no wire.
+
+Credit-based flow control (Flink 1.x): a receiver starts by granting its
+exclusive buffers as credit. The sender ships a data buffer only while it
+holds credit and tells the receiver its backlog (data buffers still queued).
+The receiver asks its gate's floating pool for buffers to cover the backlog
+and grants them as more credit. A processed buffer is recycled: an exclusive
+one becomes credit again, a floating one goes back to the pool. Events need
+no credit. So a slow consumer stops granting credit, the producer's queues
+fill, and backpressure moves upstream by itself.
+
+Flink counterpart: `PipelinedSubpartition`, `CreditBasedSequenceNumberingViewReader`,
+`RemoteInputChannel`, `BufferManager`, `SingleInputGate`.
+Simplified: local channels use the same credit flow with no latency (Flink's
+local channels read the producer's queue directly); a buffer leaves the
+producer's pool when it is put on the wire.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any, Callable
+
+import simpy
+
+from sim.cluster.spec import LinkSpec, NetworkConfig
+from sim.graph.execution_graph import Channel
+from sim.trace import BufferReceived, BufferSent, ChannelEventSent, CreditAnnounced, Trace
+
+
+class Nic:
+    """A TaskManager's outgoing interface: transmissions are serialised, first come first served."""
+
+    __slots__ = ("busy_until_us",)
+
+    def __init__(self) -> None:
+        self.busy_until_us = 0
+
+
+class ResultPartition:
+    """A producer's subpartitions on one edge and its output buffer pool.
+
+    The writer is available while fewer than `#channels * buffers_per_channel
+    + floating_buffers_per_gate` finished buffers wait in its queues and no
+    queue holds `max_buffers_per_channel`.
+    """
+
+    def __init__(self, links: list[ChannelLink], config: NetworkConfig, on_available: Callable[[], None]):
+        self.links = links
+        self.pool_size = len(links) * config.buffers_per_channel + config.floating_buffers_per_gate
+        self.cap = config.max_buffers_per_channel
+        self.queued = 0
+        self.full_queues = 0
+        self._on_available = on_available
+        for link in links:
+            link.partition = self
+
+    @property
+    def available(self) -> bool:
+        return self.queued < self.pool_size and self.full_queues == 0
+
+    def buffer_queued(self, link: ChannelLink) -> None:
+        self.queued += 1
+        if link.backlog == self.cap:
+            self.full_queues += 1
+
+    def buffer_sent(self, link: ChannelLink) -> None:
+        was = self.available
+        if link.backlog == self.cap - 1:
+            self.full_queues -= 1
+        self.queued -= 1
+        if not was and self.available:
+            self._on_available()
+
+
+class InputGate:
+    """The consumer's input channels, read through a FIFO queue of channels with data.
+
+    Rule for which ready channel is read next (Flink's `inputChannelsWithData`):
+    channels join the queue in the order their data arrived; after one item is
+    taken from a channel that still has data, the channel rejoins at the tail.
+    So ready channels are served round robin, one buffer each. Arrivals at the
+    same virtual instant are ordered by the event queue, which is deterministic.
+    """
+
+    def __init__(self, env: simpy.Environment, links: list[ChannelLink], config: NetworkConfig):
+        self.env = env
+        self.links = links
+        self.ready: deque[ChannelLink] = deque()
+        self.floating_free = config.floating_buffers_per_gate
+        self.waiting: deque[ChannelLink] = deque()
+        self.waiter: simpy.Event | None = None
+        self.open_channels = len(links)
+        for link in links:
+            link.gate = self
+
+    def notify(self, link: ChannelLink) -> None:
+        if not link.in_ready:
+            link.in_ready = True
+            self.ready.append(link)
+            if self.waiter is not None:
+                waiter, self.waiter = self.waiter, None
+                waiter.succeed()
+
+    def poll(self) -> tuple[ChannelLink, Any] | None:
+        """The next (channel, buffer or event) by the rule above, or None."""
+        if not self.ready:
+            return None
+        link = self.ready.popleft()
+        item = link.received.popleft()
+        if link.received:
+            self.ready.append(link)
+        else:
+            link.in_ready = False
+        return link, item
+
+    def wait(self) -> simpy.Event:
+        self.waiter = self.env.event()
+        return self.waiter
+
+    def grant_floating(self) -> None:
+        """Hand free floating buffers to channels whose backlog exceeds their credit."""
+        while self.floating_free and self.waiting:
+            link = self.waiting[0]
+            need = link.need()
+            if need <= 0:
+                self.waiting.popleft()
+                link.waiting = False
+                continue
+            give = min(need, self.floating_free)
+            self.floating_free -= give
+            link.floating += give
+            link.announce(give)
+
+
+class ChannelLink:
+    """One channel: the sender's queue and credit, the wire, the receiver's queue and buffers."""
+
+    def __init__(self, env: simpy.Environment, channel: Channel, link: LinkSpec | None, nic: Nic | None,
+                 config: NetworkConfig, trace: Trace, rng: random.Random):
+        self.env = env
+        self.channel = channel
+        self.id = channel.id
+        self.link = link
+        self.nic = nic
+        self.trace = trace
+        self.rng = rng
+        self.partition: ResultPartition | None = None
+        self.gate: InputGate | None = None
+        # sender side
+        self.queue: deque[Any] = deque()
+        self.backlog = 0
+        self.credit = config.buffers_per_channel
+        # receiver side
+        self.received: deque[Any] = deque()
+        self.in_ready = False
+        self.waiting = False
+        self.granted = config.buffers_per_channel
+        self.arrived = 0
+        self.floating = 0
+        self.reported_backlog = 0
+        self.last_arrival_us = 0
+        self.buffers_in_flight = 0
+
+    # --- sender ---------------------------------------------------------------------
+
+    def enqueue(self, item: Any) -> None:
+        """A finished buffer or an event joins the subpartition queue."""
+        self.queue.append(item)
+        if not item.is_event:
+            self.backlog += 1
+            self.partition.buffer_queued(self)
+        self.try_send()
+
+    def try_send(self) -> None:
+        """Ship queued items in order while the head is an event or credit remains."""
+        queue = self.queue
+        while queue:
+            item = queue[0]
+            if not item.is_event:
+                if self.credit <= 0:
+                    return
+                self.credit -= 1
+            queue.popleft()
+            if not item.is_event:
+                self.backlog -= 1
+                self.partition.buffer_sent(self)
+            self._transmit(item)
+
+    def _transmit(self, item: Any) -> None:
+        now = self.env.now
+        if self.link is None:
+            arrival = now
+        else:
+            start = max(now, self.nic.busy_until_us)
+            done = start + self.link.transfer_us(item.size_bytes)
+            self.nic.busy_until_us = done
+            jitter = self.rng.randint(0, self.link.jitter_us) if self.link.jitter_us else 0
+            arrival = max(done + self.link.latency_us + jitter, self.last_arrival_us)
+        self.last_arrival_us = arrival
+        if self.trace.buffers:
+            if item.is_event:
+                self.trace.emit(ChannelEventSent(now, self.id, item.name))
+            else:
+                self.trace.emit(BufferSent(now, self.id, item.seq, self.backlog, arrival))
+        backlog = self.backlog
+        if arrival == now:
+            self._deliver(item, backlog)
+        else:
+            self.env.timeout(arrival - now).callbacks.append(lambda _e: self._deliver(item, backlog))
+
+    # --- receiver -------------------------------------------------------------------
+
+    def _deliver(self, item: Any, backlog: int) -> None:
+        self.received.append(item)
+        if not item.is_event:
+            self.arrived += 1
+            self.reported_backlog = backlog
+            if self.trace.buffers:
+                self.trace.emit(BufferReceived(self.env.now, self.id, item.seq))
+            if self.need() > 0:
+                self._ask_floating()
+        self.gate.notify(self)
+
+    def need(self) -> int:
+        """Buffers the sender's backlog needs beyond the credit it already has."""
+        return self.reported_backlog - (self.granted - self.arrived)
+
+    def _ask_floating(self) -> None:
+        if not self.waiting:
+            self.waiting = True
+            self.gate.waiting.append(self)
+        self.gate.grant_floating()
+
+    def recycle(self) -> None:
+        """The consumer finished a data buffer: exclusive -> credit again, floating -> pool."""
+        if self.floating:
+            self.floating -= 1
+            self.gate.floating_free += 1
+            if self.need() > 0:
+                self._ask_floating()
+            self.gate.grant_floating()
+        else:
+            self.announce(1)
+
+    def announce(self, credits: int) -> None:
+        """Grant `credits` more buffers to the sender (arrives after the link latency)."""
+        self.granted += credits
+        now = self.env.now
+        if self.trace.buffers:
+            self.trace.emit(CreditAnnounced(now, self.id, credits))
+        if self.link is None or self.link.latency_us == 0:
+            self._credit_arrived(credits)
+        else:
+            self.env.timeout(self.link.latency_us).callbacks.append(lambda _e: self._credit_arrived(credits))
+
+    def _credit_arrived(self, credits: int) -> None:
+        self.credit += credits
+        self.try_send()

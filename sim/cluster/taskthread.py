@@ -1,0 +1,238 @@
+"""The task thread: a SimPy process that runs one subtask's mailbox loop on a core.
+
+Layer: `sim.cluster` (the simulated world). It drives a runtime `StreamTask`:
+waits for output buffers (backpressure) and for input (idle), hands the task a
+buffer or a source batch, and charges the CPU the task reports to virtual
+time, holding one of its TaskManager's cores. Buffers the task finished during
+a step are published when the step's CPU time has passed. A second process,
+the output flusher, finishes partly filled buffers every buffer timeout.
+
+Lifecycle: deployed -> running (busy / idle / backpressured) -> finished or failed.
+
+Flink counterpart: `StreamTask` mailbox loop (`MailboxProcessor`), the
+`OutputFlusher` thread.
+Simplified: output availability is checked before each input buffer, so a step
+may overdraw the pool by the output of one input buffer (as Flink's overdraft
+buffers allow).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import simpy
+
+from sim.cluster.network import ChannelLink, InputGate, ResultPartition
+from sim.kernel.clock import ns_to_us_carry
+from sim.kernel.stable import stable_repr
+from sim.runtime.operators import UserFunctionError
+from sim.runtime.task import StreamTask
+from sim.trace import (
+    BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived,
+    SourceRecordsEmitted, TaskFailed, TaskFinished, Trace,
+)
+
+
+@dataclass
+class TaskFailure:
+    """Why a subtask failed: the operator (`map[2]`), the error, the record, a traceback."""
+
+    task: str
+    operator: str
+    error: str
+    record: str | None
+    traceback: str
+
+    def __str__(self) -> str:
+        where = f" on record {self.record}" if self.record is not None else ""
+        return f"{self.operator} failed{where}: {self.error}\n{self.traceback}"
+
+
+def _portable_traceback(exc: BaseException) -> str:
+    """The traceback of the user's exception with file base names only (same on every machine)."""
+    lines = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        lines.append(f"  {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines.append(f"{type(exc).__name__}: {exc}")
+    lines += [f"  note: {note}" for note in getattr(exc, "__notes__", [])]
+    return "\n".join(lines)
+
+
+class TaskThread:
+    """The world half of a subtask: its gate, partitions, core and timings."""
+
+    def __init__(self, env: simpy.Environment, task: StreamTask, trace: Trace, cores: simpy.Resource | None,
+                 inputs: list[ChannelLink], outputs: dict[int, list[ChannelLink]], config: Any,
+                 buffer_timeout_us: int, on_done: Callable[[TaskThread, TaskFailure | None], None]):
+        self.env = env
+        self.task = task
+        self.id = task.id
+        self.trace = trace
+        self.cores = cores
+        self.gate = InputGate(env, inputs, config) if inputs else None
+        self.outputs = outputs
+        self.partitions = [ResultPartition(links, config, self._output_freed) for _, links in sorted(outputs.items())]
+        self.buffer_timeout_us = buffer_timeout_us
+        self.on_done = on_done
+        self.pending: list[tuple[int, int, Any]] = []
+        self.in_step = False
+        self.flush_requested = False
+        self.finished = False
+        self.output_waiter: simpy.Event | None = None
+        self.carry_ns = 0
+        self.busy_us = 0
+        self.backpressured_us = 0
+        self.started_us = 0
+        self.ended_us: int | None = None
+
+    def output(self, edge_index: int, channel_index: int, item: Any) -> None:
+        """Called by the runtime for each finished buffer or event; published after the step."""
+        self.pending.append((edge_index, channel_index, item))
+        if not self.in_step:
+            self.publish()
+
+    def publish(self) -> None:
+        pending, self.pending = self.pending, []
+        now = self.env.now
+        for edge_index, channel_index, item in pending:
+            link = self.outputs[edge_index][channel_index]
+            if self.trace.buffers and not item.is_event:
+                self.trace.emit(BufferFlushed(now, link.id, item.seq, len(item.values), item.size_bytes, item.reason))
+            link.enqueue(item)
+
+    # --- processes ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.started_us = self.env.now
+        self.env.process(self.run_mailbox())
+        if self.buffer_timeout_us > 0 and self.partitions:
+            self.env.process(self.run_output_flusher())
+
+    def run_mailbox(self):
+        """SimPy process. The mailbox loop: wait for output, take input, process, charge CPU."""
+        try:
+            self.task.clock.now_us = self.env.now
+            self.task.open()
+            if self.task.is_source:
+                yield from self._run_source()
+            else:
+                yield from self._run_inputs()
+        except UserFunctionError as exc:
+            self._fail(exc)
+            return
+        self._finish()
+
+    def _run_source(self):
+        while True:
+            yield from self._await_output()
+            self.task.clock.now_us = self.env.now
+            self.in_step = True
+            count, finished, cost_ns = self.task.source_step()
+            busy_us = yield from self._charge(cost_ns)
+            if self.trace.buffers:
+                self.trace.emit(SourceRecordsEmitted(self.env.now - busy_us, self.id, count, busy_us))
+            if finished:
+                break
+        yield from self._end_input()
+
+    def _run_inputs(self):
+        gate = self.gate
+        while True:
+            yield from self._await_output()
+            polled = gate.poll()
+            if polled is None:
+                yield gate.wait()
+                continue
+            link, item = polled
+            self.task.clock.now_us = self.env.now
+            if item.is_event:
+                if self.trace.buffers:
+                    self.trace.emit(ChannelEventReceived(self.env.now, self.id, link.id, item.name))
+                gate.open_channels -= 1
+                if gate.open_channels == 0:
+                    break
+                continue
+            self.in_step = True
+            cost_ns = self.task.process_buffer(item)
+            busy_us = yield from self._charge(cost_ns)
+            link.recycle()
+            if self.trace.buffers:
+                self.trace.emit(BufferConsumed(self.env.now - busy_us, self.id, link.id, item.seq,
+                                               len(item.values), busy_us))
+        yield from self._end_input()
+
+    def _end_input(self):
+        self.task.clock.now_us = self.env.now
+        self.in_step = True
+        cost_ns = self.task.end_input()
+        yield from self._charge(cost_ns)
+
+    def _charge(self, cost_ns: int):
+        """Hold a core for the step's CPU time, then publish what the step produced."""
+        busy_us, self.carry_ns = ns_to_us_carry(cost_ns, self.carry_ns)
+        if busy_us:
+            if self.cores is None:
+                yield self.env.timeout(busy_us)
+            else:
+                with self.cores.request() as req:
+                    yield req
+                    yield self.env.timeout(busy_us)
+            self.busy_us += busy_us
+        self.in_step = False
+        if self.flush_requested:
+            self.flush_requested = False
+            self.task.flush("timeout")
+        self.publish()
+        return busy_us
+
+    def _await_output(self):
+        if all(p.available for p in self.partitions):
+            return
+        started = self.env.now
+        if self.trace.buffers:
+            self.trace.emit(BackpressureStarted(started, self.id))
+        while not all(p.available for p in self.partitions):
+            self.output_waiter = self.env.event()
+            yield self.output_waiter
+        self.backpressured_us += self.env.now - started
+        if self.trace.buffers:
+            self.trace.emit(BackpressureEnded(self.env.now, self.id))
+
+    def _output_freed(self) -> None:
+        if self.output_waiter is not None:
+            waiter, self.output_waiter = self.output_waiter, None
+            waiter.succeed()
+
+    def run_output_flusher(self):
+        """SimPy process. Every buffer timeout, make partly filled buffers visible downstream."""
+        while not self.finished:
+            yield self.env.timeout(self.buffer_timeout_us)
+            if self.finished:
+                return
+            if self.in_step:
+                self.flush_requested = True
+            else:
+                self.task.flush("timeout")
+                self.publish()
+
+    # --- endings --------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.ended_us = self.env.now
+        self.trace.emit(TaskFinished(self.env.now, self.id))
+        self.on_done(self, None)
+
+    def _fail(self, exc: UserFunctionError) -> None:
+        self.finished = True
+        self.ended_us = self.env.now
+        record = stable_repr(exc.record) if exc.has_record else None
+        failure = TaskFailure(self.id, exc.operator, f"{type(exc.cause).__name__}: {exc.cause}", record,
+                              _portable_traceback(exc.cause))
+        self.trace.emit(TaskFailed(self.env.now, self.id, failure.operator, failure.error, record, failure.traceback))
+        self.on_done(self, failure)

@@ -1,0 +1,85 @@
+"""The simulated world of one run: TaskManagers, channels and task threads, wired and started.
+
+Layer: `sim.cluster`. Builds, for an ExecutionGraph placed on a ClusterSpec, one
+`ChannelLink` per channel (local inside a TaskManager, over the link spec
+between TaskManagers), one core pool and one NIC per TaskManager, and one
+`TaskThread` per subtask with its runtime `StreamTask`. Everything is created
+and started in execution-graph order, so ties in the event queue always break
+the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import simpy
+
+from sim.cluster.deployment import Placement, place
+from sim.cluster.network import ChannelLink, Nic
+from sim.cluster.spec import ClusterSpec
+from sim.cluster.taskthread import TaskFailure, TaskThread
+from sim.graph.execution_graph import ExecutionGraph
+from sim.kernel.clock import ms_to_us
+from sim.kernel.rng import RngStreams
+from sim.runtime.task import StreamTask, TaskClock
+from sim.trace import TaskDeployed, Trace
+
+
+class World:
+    """Every simulated part of one run; `threads` in execution-graph order."""
+
+    def __init__(self, env: simpy.Environment, eg: ExecutionGraph, cluster: ClusterSpec, trace: Trace,
+                 rng: RngStreams, collect: Callable[[str, int, int, Any], None],
+                 on_done: Callable[[TaskThread, TaskFailure | None], None], stdout: Any = None):
+        self.env = env
+        self.eg = eg
+        self.cluster = cluster
+        self.placements: dict[str, Placement] = place(eg, cluster)
+        self.nics = {name: Nic() for name in cluster.taskmanager_names}
+        self.links = self._make_links(trace, rng)
+        self.threads: list[TaskThread] = []
+        self._build_threads(trace, rng, collect, on_done, stdout)
+
+    def _make_links(self, trace: Trace, rng: RngStreams) -> dict[str, ChannelLink]:
+        links = {}
+        for ch in self.eg.channels:
+            src, dst = self.placements[ch.producer].taskmanager, self.placements[ch.consumer].taskmanager
+            spec = None if src == dst else self.cluster.link_between(src, dst)
+            links[ch.id] = ChannelLink(self.env, ch, spec, self.nics[src], self.cluster.network, trace,
+                                       rng.stream(f"network.jitter.{ch.id}"))
+        return links
+
+    def _threads_per_tm(self) -> dict[str, int]:
+        count: dict[str, int] = {}
+        for p in self.placements.values():
+            count[p.taskmanager] = count.get(p.taskmanager, 0) + 1
+        return count
+
+    def _build_threads(self, trace: Trace, rng: RngStreams, collect: Callable, on_done: Callable,
+                       stdout: Any) -> None:
+        sg = self.eg.job_graph.stream_graph
+        per_tm = self._threads_per_tm()
+        cores = {tm: simpy.Resource(self.env, capacity=self.cluster.cores_per_task_manager)
+                 for tm, n in per_tm.items() if n > self.cluster.cores_per_task_manager}
+        timeout_us = ms_to_us(sg.buffer_timeout_ms) if sg.buffer_timeout_ms > 0 else 0
+        for s in self.eg.subtasks:
+            placement = self.placements[s.id]
+            holder: list[TaskThread] = []
+            task = StreamTask(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
+                              on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
+                              collect=collect, buffer_size_bytes=self.cluster.network.segment_size_bytes,
+                              buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout)
+            outputs = {e: [self.links[ch.id] for ch in chans] for e, chans in s.outputs.items()}
+            inputs = [self.links[ch.id] for ch in s.inputs]
+            thread = TaskThread(self.env, task, trace, cores.get(placement.taskmanager), inputs, outputs,
+                                self.cluster.network, timeout_us, on_done)
+            holder.append(thread)
+            self.threads.append(thread)
+
+    def start(self, trace: Trace) -> None:
+        """Deploy and start every task thread, in execution-graph order."""
+        for thread in self.threads:
+            p = self.placements[thread.id]
+            trace.emit(TaskDeployed(self.env.now, thread.id, p.taskmanager, p.slot))
+        for thread in self.threads:
+            thread.start()

@@ -1,0 +1,209 @@
+"""StreamGraph: the job's operators and the edges between them, virtual nodes resolved.
+
+Layer: `sim.graph`, above `sim.api` and below the runtime; pure data, no SimPy.
+Partition, union and side-output transformations are not operators: they become
+attributes of the edges (partitioner, side-output tag). Parallelism and max
+parallelism are resolved here, and the default partitioner chosen: FORWARD
+between equal parallelisms, REBALANCE otherwise.
+
+Flink counterpart: `StreamGraph`, `StreamGraphGenerator`, `StreamNode`, `StreamEdge`.
+Simplified: no iterations, no co-location groups.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from sim.api.functions import OutputTag
+from sim.api.transformations import (
+    ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
+)
+from sim.kernel.hashing import check_max_parallelism, default_max_parallelism
+
+if TYPE_CHECKING:
+    from sim.api.environment import StreamExecutionEnvironment
+
+DEFAULT_SLOT_SHARING_GROUP = "default"
+
+_DEFAULT_IDS = {"keyed_process": "process", "flat_map": "flat_map"}
+
+
+class JobBuildError(ValueError):
+    """The job cannot run as written; the message names the operator and the fix."""
+
+
+@dataclass
+class StreamNode:
+    """One operator: readable `id` (unique, e.g. "map" or "map_2"), settings resolved."""
+
+    id: str
+    name: str
+    kind: str
+    operator: OperatorSpec
+    parallelism: int
+    max_parallelism: int
+    chaining: ChainingStrategy
+    slot_sharing_group: str
+    uid: str | None
+    keyed: PartitionerSpec | None
+    transformation_id: int
+
+
+@dataclass(frozen=True)
+class StreamEdge:
+    """A data path between two operators, with its partitioner and optional side-output tag."""
+
+    source: str
+    target: str
+    partitioner: PartitionerSpec
+    side_output: OutputTag | None
+    index: int
+
+    @property
+    def label(self) -> str:
+        tag = f" [{self.side_output.tag_id}]" if self.side_output else ""
+        return f"{self.partitioner.kind.value.upper()}{tag}"
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    return slug or "op"
+
+
+class StreamGraph:
+    """Operators as nodes of a networkx MultiDiGraph; edge data holds a `StreamEdge`."""
+
+    def __init__(self, job_name: str, chaining: bool, buffer_timeout_ms: int):
+        self.job_name = job_name
+        self.chaining = chaining
+        self.buffer_timeout_ms = buffer_timeout_ms
+        self.graph = nx.MultiDiGraph()
+
+    @property
+    def nodes(self) -> list[StreamNode]:
+        """Operators in the order they were defined."""
+        return [self.graph.nodes[n]["node"] for n in self.graph.nodes]
+
+    def node(self, node_id: str) -> StreamNode:
+        return self.graph.nodes[node_id]["node"]
+
+    def in_edges(self, node_id: str) -> list[StreamEdge]:
+        return sorted((d["edge"] for _, _, d in self.graph.in_edges(node_id, data=True)), key=lambda e: e.index)
+
+    def out_edges(self, node_id: str) -> list[StreamEdge]:
+        return sorted((d["edge"] for _, _, d in self.graph.out_edges(node_id, data=True)), key=lambda e: e.index)
+
+    @property
+    def edges(self) -> list[StreamEdge]:
+        return sorted((d["edge"] for _, _, d in self.graph.edges(data=True)), key=lambda e: e.index)
+
+    def to_json(self) -> str:
+        """The plan in the shape of Flink's `getExecutionPlan()` JSON."""
+        pact = {"source": "Data Source", "sink": "Data Sink"}
+        nodes = []
+        for n in self.nodes:
+            preds = [{"id": e.source, "ship_strategy": e.partitioner.kind.value.upper(), "side": "second"}
+                     for e in self.in_edges(n.id)]
+            entry = {"id": n.id, "type": n.name, "pact": pact.get(n.kind, "Operator"), "contents": n.name,
+                     "parallelism": n.parallelism}
+            if preds:
+                entry["predecessors"] = preds
+            nodes.append(entry)
+        return json.dumps({"nodes": nodes}, indent=2)
+
+
+def _physical_inputs(t: Transformation, partitioner: PartitionerSpec | None = None,
+                     tag: OutputTag | None = None) -> list[tuple[Transformation, PartitionerSpec | None, OutputTag | None]]:
+    """Walk up through virtual nodes; the partitioner nearest the consumer wins."""
+    out = []
+    for upstream in t.inputs:
+        if upstream.kind == "partition":
+            out += _physical_inputs(upstream, partitioner or upstream.partitioner, tag)
+        elif upstream.kind == "union":
+            out += _physical_inputs(upstream, partitioner, tag)
+        elif upstream.kind == "side_output":
+            out += _physical_inputs(upstream, partitioner, upstream.side_output)
+        else:
+            out.append((upstream, partitioner, tag))
+    return out
+
+
+def _reachable(env: StreamExecutionEnvironment) -> list[Transformation]:
+    """Every physical transformation that feeds a sink, in definition order."""
+    seen: dict[int, Transformation] = {}
+    stack = [t for t in env.transformations if t.kind == "sink"]
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen[t.id] = t
+        stack.extend(up for up, _, _ in _physical_inputs(t))
+    return [seen[i] for i in sorted(seen)]
+
+
+def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -> StreamGraph:
+    """Resolve the environment's transformations into a StreamGraph.
+
+    Raises:
+        JobBuildError: no sinks, a forward edge between different parallelisms,
+            or an invalid (max) parallelism; the message names the operator.
+    """
+    transformations = _reachable(env)
+    if not transformations:
+        raise JobBuildError("the job has no sinks: add print(), add_sink(), sink_to() or execute_and_collect()")
+    sg = StreamGraph(job_name, env.is_chaining_enabled(), env.get_buffer_timeout())
+    ids: dict[int, str] = {}
+    used: dict[str, int] = {}
+    for t in transformations:
+        ids[t.id] = _unique_id(t, used)
+        sg.graph.add_node(ids[t.id], node=_make_node(env, t, ids[t.id], ids, sg))
+    index = 0
+    for t in transformations:
+        for upstream, partitioner, tag in _physical_inputs(t):
+            edge = _make_edge(sg.node(ids[upstream.id]), sg.node(ids[t.id]), partitioner, tag, index)
+            sg.graph.add_edge(edge.source, edge.target, edge=edge)
+            index += 1
+    return sg
+
+
+def _unique_id(t: Transformation, used: dict[str, int]) -> str:
+    spec = t.operator
+    base = _slug(t.name) if spec.options.get("named") else _DEFAULT_IDS.get(spec.kind, spec.kind)
+    used[base] = used.get(base, 0) + 1
+    return base if used[base] == 1 else f"{base}_{used[base]}"
+
+
+def _make_node(env: StreamExecutionEnvironment, t: Transformation, node_id: str, ids: dict[int, str],
+               sg: StreamGraph) -> StreamNode:
+    parallelism = t.parallelism or env.get_parallelism()
+    if t.parallelism_fixed:
+        parallelism = 1
+    max_p = t.max_parallelism or env.get_max_parallelism() or default_max_parallelism(parallelism)
+    try:
+        check_max_parallelism(max_p, parallelism, node_id)
+    except ValueError as exc:
+        raise JobBuildError(str(exc)) from None
+    group = t.slot_sharing_group
+    if group is None:
+        ups = {sg.node(ids[u.id]).slot_sharing_group for u, _, _ in _physical_inputs(t)}
+        group = ups.pop() if len(ups) == 1 else DEFAULT_SLOT_SHARING_GROUP
+    return StreamNode(node_id, t.name, t.kind, t.operator, parallelism, max_p, t.chaining, group, t.uid, t.keyed, t.id)
+
+
+def _make_edge(up: StreamNode, down: StreamNode, partitioner: PartitionerSpec | None, tag: OutputTag | None,
+               index: int) -> StreamEdge:
+    if partitioner is None:
+        kind = PartitionerKind.FORWARD if up.parallelism == down.parallelism else PartitionerKind.REBALANCE
+        partitioner = PartitionerSpec(kind)
+    elif partitioner.kind is PartitionerKind.FORWARD and up.parallelism != down.parallelism:
+        raise JobBuildError(
+            f"forward() from {up.id} (parallelism {up.parallelism}) to {down.id} (parallelism "
+            f"{down.parallelism}): forward keeps one-to-one channels and needs equal parallelism; "
+            f"use rebalance(), rescale(), shuffle(), broadcast() or global_() instead"
+        )
+    return StreamEdge(up.id, down.id, partitioner, tag, index)

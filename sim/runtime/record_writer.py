@@ -1,0 +1,112 @@
+"""RecordWriter: serialises records into per-channel buffers and hands off full ones.
+
+Layer: `sim.runtime` (no SimPy). One writer per (producer subtask, outgoing
+edge). A buffer is finished when it holds `records_per_buffer` records (the
+buffer size divided by the estimated record size), when the buffer timeout
+flushes it, or when an event is broadcast (pending data goes out first). What
+happens to a finished buffer (queueing, credit, the wire) is the simulated
+world's business: the writer calls `on_buffer(index, buffer)` and
+`on_event(index, event)`.
+
+Flink counterpart: `RecordWriter`, `ChannelSelectorRecordWriter`,
+`BroadcastRecordWriter`, `BufferWritingResultPartition`.
+Simplified: records are not really serialised; sizes come from the cost model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sim.graph.execution_graph import Channel
+from sim.kernel.stable import stable_repr
+from sim.runtime.elements import Buffer, ChannelEvent
+from sim.runtime.operators import UserFunctionError
+from sim.runtime.partitioners import Selector
+from sim.trace import RecordSent, Trace
+
+
+class RecordWriter:
+    """Routes each record to a channel (or all, for broadcast) and fills buffers."""
+
+    def __init__(self, channels: list[Channel], selector: Selector | None, records_per_buffer: int,
+                 record_size_bytes: int, on_buffer: Callable[[int, Buffer], None],
+                 on_event: Callable[[int, ChannelEvent], None], trace: Trace, clock: Any, task: str,
+                 operator: str = "", target: str = ""):
+        self.channels = channels
+        self._select = selector
+        self._cap = max(1, records_per_buffer)
+        self._record_size = record_size_bytes
+        self._open: list[list[Any]] = [[] for _ in channels]
+        self._seq = [0] * len(channels)
+        self._on_buffer = on_buffer
+        self._on_event = on_event
+        self._trace = trace
+        self._clock = clock
+        self._task = task
+        self._operator = operator
+        self._target = target
+        self.records_out = 0
+        self.buffers_out = 0
+        self.bytes_out = 0
+        if selector is None:
+            self.emit = self._emit_broadcast
+        elif trace.records:
+            self.emit = self._emit_traced
+        else:
+            self.emit = self._emit
+
+    def _route_failed(self, value: Any, exc: Exception) -> UserFunctionError:
+        exc.add_note(f"while routing a record from {self._operator} to {self._target}")
+        return UserFunctionError(self._operator, value, exc)
+
+    def _emit(self, value: Any) -> None:
+        try:
+            index = self._select(value)
+        except Exception as exc:
+            raise self._route_failed(value, exc) from exc
+        buf = self._open[index]
+        buf.append(value)
+        if len(buf) >= self._cap:
+            self._finish(index, "full")
+
+    def _emit_traced(self, value: Any) -> None:
+        try:
+            index = self._select(value)
+        except Exception as exc:
+            raise self._route_failed(value, exc) from exc
+        self._trace.emit(RecordSent(self._clock.now_us, self._task, self.channels[index].id, stable_repr(value)))
+        buf = self._open[index]
+        buf.append(value)
+        if len(buf) >= self._cap:
+            self._finish(index, "full")
+
+    def _emit_broadcast(self, value: Any) -> None:
+        for index, buf in enumerate(self._open):
+            if self._trace.records:
+                self._trace.emit(RecordSent(self._clock.now_us, self._task, self.channels[index].id, stable_repr(value)))
+            buf.append(value)
+            if len(buf) >= self._cap:
+                self._finish(index, "full")
+
+    def _finish(self, index: int, reason: str) -> None:
+        values = self._open[index]
+        self._open[index] = []
+        seq = self._seq[index]
+        self._seq[index] = seq + 1
+        size = len(values) * self._record_size
+        self.records_out += len(values)
+        self.buffers_out += 1
+        self.bytes_out += size
+        self._on_buffer(index, Buffer(self.channels[index].id, seq, values, size, reason))
+
+    def flush_all(self, reason: str) -> None:
+        """Finish every non-empty open buffer (buffer timeout, or before an event)."""
+        for index, buf in enumerate(self._open):
+            if buf:
+                self._finish(index, reason)
+
+    def broadcast_event(self, event: ChannelEvent) -> None:
+        """Flush pending data, then put `event` on every channel behind it."""
+        self.flush_all("event")
+        for index in range(len(self.channels)):
+            self._on_event(index, event)

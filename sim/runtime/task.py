@@ -1,0 +1,243 @@
+"""StreamTask: one subtask's operator chain, driven one buffer or source batch at a time.
+
+Layer: `sim.runtime` (no SimPy). The simulated world's task thread calls
+`process_buffer`, `source_step` and `end_input`; each runs records through the
+chain by plain calls and returns the CPU it cost (ns), priced by the cost
+model from what the operators counted. Time is handed in through `clock`.
+Output leaves through `on_output(edge_index, channel_index, item)`.
+
+Lifecycle: created -> `open()` (operators opened tail first) -> steps ->
+`end_input()` (operators told head first, writers flushed, end of partition
+broadcast) -> finished. Any step may raise `UserFunctionError`.
+
+Flink counterpart: `StreamTask`, `OperatorChain`, `SourceOperatorStreamTask`,
+`OneInputStreamTask`.
+Simplified: one logical input gate per task (all input edges merged).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sim.api.functions import LONG_MIN, RuntimeContext
+from sim.cluster.costs import CostModel
+from sim.graph.execution_graph import ExecutionGraph, Subtask
+from sim.graph.stream_graph import StreamNode
+from sim.kernel.rng import RngStreams
+from sim.runtime import operators as ops
+from sim.runtime.elements import END_OF_PARTITION, Buffer
+from sim.runtime.partitioners import make_selector
+from sim.runtime.record_writer import RecordWriter
+from sim.state.heap import HeapKeyedStateBackend
+from sim.trace import Trace
+
+
+class TaskClock:
+    """Virtual time as the runtime sees it; only the simulated world sets `now_us`."""
+
+    __slots__ = ("now_us",)
+
+    def __init__(self) -> None:
+        self.now_us = 0
+
+    def now_ms(self) -> int:
+        return self.now_us // 1000
+
+    def current_watermark(self) -> int:
+        return LONG_MIN
+
+
+_PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops.FilterOperator,
+          "process": ops.ProcessOperator}
+
+
+class SourceOperator(ops.StreamOperator):
+    """Polls its reader and pushes the records it read into the chain."""
+
+    def open(self) -> None:
+        source = self.node.operator.function
+        p = self.runtime_context.get_number_of_parallel_subtasks()
+        self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
+        self.finished = False
+
+    def emit_batch(self, max_records: int) -> int:
+        poll = self._call(lambda: self.reader.poll(max_records, self.clock.now_us), None, has_record=False)
+        output = self.output
+        for value in poll.records:
+            output(value)
+        self.records_in += len(poll.records)
+        self.finished = poll.finished
+        return len(poll.records)
+
+
+class StreamTask:
+    """The runtime half of a subtask: operators, record writers, costs."""
+
+    def __init__(self, subtask: Subtask, eg: ExecutionGraph, costs: CostModel, trace: Trace, rng: RngStreams,
+                 clock: TaskClock, on_output: Callable[[int, int, Any], None],
+                 collect: Callable[[str, int, int, Any], None], buffer_size_bytes: int, buffer_timeout_ms: int,
+                 stdout: Any = None):
+        self.subtask = subtask
+        self.id = subtask.id
+        self.clock = clock
+        self.costs = costs
+        self._eg = eg
+        self._trace = trace
+        self._rng = rng
+        self._on_output = on_output
+        self._collect = collect
+        self._stdout = stdout
+        self._buffer_size = buffer_size_bytes
+        self._buffer_timeout_ms = buffer_timeout_ms
+        self.operators: dict[str, ops.StreamOperator] = {}
+        self.writers: list[RecordWriter] = []
+        self._weighted_ns = 0
+        self._bytes_out = 0
+        self.bytes_in = 0
+        self.buffers_in = 0
+        self._build()
+        self.head = self.operators[subtask.vertex.head.id]
+        self._head_process = self.head.process_element
+
+    # --- building the chain ----------------------------------------------------
+
+    def _build(self) -> None:
+        vertex = self.subtask.vertex
+        for node in vertex.operators:
+            self.operators[node.id] = self._make_operator(node)
+        chained = {(e.source, e.target, e.index) for e in vertex.chained_edges}
+        sg = self._eg.job_graph.stream_graph
+        edge_index = {je.stream_edge.index: i for i, je in enumerate(self._eg.job_graph.edges)}
+        for node in vertex.operators:
+            main: list[Callable[[Any], None]] = []
+            side: dict[str, list[Callable[[Any], None]]] = {}
+            for e in sg.out_edges(node.id):
+                if (e.source, e.target, e.index) in chained:
+                    target = self.operators[e.target].process_element
+                else:
+                    target = self._make_writer(edge_index[e.index], node).emit
+                (side.setdefault(e.side_output.tag_id, []) if e.side_output else main).append(target)
+            op = self.operators[node.id]
+            op.output = _fan_out(main)
+            op.side_outputs = {tag: _fan_out(targets) for tag, targets in side.items()}
+
+    def _context(self, node: StreamNode, backend: HeapKeyedStateBackend | None) -> RuntimeContext:
+        return RuntimeContext(node.name, self.subtask.index, node.parallelism, node.max_parallelism,
+                              state_provider=backend)
+
+    def _make_operator(self, node: StreamNode) -> ops.StreamOperator:
+        kind = node.operator.kind
+        i, clock = self.subtask.index, self.clock
+        if kind == "source":
+            return SourceOperator(node, i, self._context(node, None), clock)
+        if kind in ("print", "sink", "collect"):
+            collect = lambda t, sub, v, _id=node.id: self._collect(_id, t, sub, v)  # noqa: E731
+            return ops.SinkOperator(node, i, self._context(node, None), clock, collect, self._stdout)
+        if node.keyed is None:
+            return _PLAIN[kind](node, i, self._context(node, None), clock)
+        backend = HeapKeyedStateBackend(f"{node.id}[{i}]")
+        args = (node, i, self._context(node, backend), clock, backend)
+        if kind == "keyed_process":
+            return ops.KeyedProcessOperator(*args)
+        if kind == "reduce":
+            return ops.ReduceOperator(*args)
+        if kind in ("sum", "min", "max", "min_by", "max_by"):
+            op = ops.ReduceOperator(*args)
+            op.function = ops.aggregation(kind, node.operator.options.get("position", 0))
+            return op
+        inner = _PLAIN[kind](node, i, self._context(node, backend), clock)
+        return ops.KeyedWrapperOperator(inner, *args)
+
+    def _make_writer(self, edge_index: int, node: StreamNode) -> RecordWriter:
+        je = self._eg.job_graph.edges[edge_index]
+        channels = self.subtask.outputs[edge_index]
+        target = self._eg.job_graph.vertex(je.target)
+        rng = self._rng.stream(f"partitioner.{je.stream_edge.partitioner.kind.value}.{self.id}.{edge_index}")
+        selector = make_selector(je.stream_edge.partitioner, len(channels), target.head.max_parallelism, rng)
+        size = self.costs.record_size(node.id)
+        per_buffer = 1 if self._buffer_timeout_ms == 0 else max(1, self._buffer_size // size)
+        writer = RecordWriter(
+            channels, selector, per_buffer, size,
+            on_buffer=lambda ch, buf, _e=edge_index: self._on_output(_e, ch, buf),
+            on_event=lambda ch, ev, _e=edge_index: self._on_output(_e, ch, ev),
+            trace=self._trace, clock=self.clock, task=self.id,
+            operator=f"{node.id}[{self.subtask.index}]", target=target.head.id,
+        )
+        self.writers.append(writer)
+        return writer
+
+    # --- running ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open operators from the tail of the chain to the head, as Flink does."""
+        for op in reversed(list(self.operators.values())):
+            op.open()
+
+    @property
+    def is_source(self) -> bool:
+        return isinstance(self.head, SourceOperator)
+
+    def process_buffer(self, buffer: Buffer) -> int:
+        """Run every record of `buffer` through the chain; returns CPU cost in ns."""
+        process = self._head_process
+        for value in buffer.values:
+            process(value)
+        self.buffers_in += 1
+        self.bytes_in += buffer.size_bytes
+        return self._step_cost(buffer.size_bytes)
+
+    def source_step(self) -> tuple[int, bool, int]:
+        """Read one batch from the source; returns (records, finished, CPU ns)."""
+        count = self.head.emit_batch(self.costs.source_batch_records)
+        return count, self.head.finished, self._step_cost(0)
+
+    def flush(self, reason: str) -> None:
+        """Finish every partly filled output buffer (the buffer timeout)."""
+        for writer in self.writers:
+            writer.flush_all(reason)
+
+    def end_input(self) -> int:
+        """All input consumed: finish operators head first, close them, send end of partition."""
+        for op in self.operators.values():
+            op.end_input()
+        for op in self.operators.values():
+            op.close()
+        for writer in self.writers:
+            writer.broadcast_event(END_OF_PARTITION)
+        return self._step_cost(0)
+
+    def _step_cost(self, bytes_in: int) -> int:
+        weighted = sum(op.records_in * self.costs.cpu_ns(op.node.id) for op in self.operators.values())
+        bytes_out = sum(w.bytes_out for w in self.writers)
+        cost = (weighted - self._weighted_ns + self.costs.step_overhead_ns
+                + bytes_in * self.costs.deserialize_ns_per_byte
+                + (bytes_out - self._bytes_out) * self.costs.serialize_ns_per_byte)
+        self._weighted_ns, self._bytes_out = weighted, bytes_out
+        return cost
+
+    # --- metrics ------------------------------------------------------------------
+
+    @property
+    def records_in(self) -> int:
+        return self.head.records_in
+
+    @property
+    def records_out(self) -> int:
+        return sum(w.records_out for w in self.writers)
+
+    @property
+    def buffers_out(self) -> int:
+        return sum(w.buffers_out for w in self.writers)
+
+
+def _fan_out(targets: list[Callable[[Any], None]]) -> Callable[[Any], None]:
+    if not targets:
+        return ops._discard
+    if len(targets) == 1:
+        return targets[0]
+
+    def emit(value: Any) -> None:
+        for target in targets:
+            target(value)
+
+    return emit

@@ -1,0 +1,133 @@
+"""`RunResult`: everything one run produced, read from the trace and the run's records.
+
+Layer: `sim.scenario`. Holds the outputs per sink (with the virtual time each
+record arrived), the trace, per-subtask metrics, and the graphs; prints a
+summary and renders itself in Jupyter.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sim.cluster.deployment import Placement
+from sim.cluster.taskthread import TaskFailure
+from sim.graph import ExecutionGraph
+from sim.trace import Trace
+
+
+class SinkRecord(NamedTuple):
+    """One record a sink subtask wrote, at virtual time `t_us`."""
+
+    t_us: int
+    subtask: int
+    value: Any
+
+
+@dataclass
+class SubtaskMetrics:
+    """What one subtask did; busy + idle + backpressured = its lifetime."""
+
+    task: str
+    taskmanager: str
+    records_in: int
+    records_out: int
+    buffers_in: int
+    buffers_out: int
+    bytes_in: int
+    bytes_out: int
+    busy_us: int
+    backpressured_us: int
+    idle_us: int
+
+    @property
+    def lifetime_us(self) -> int:
+        return self.busy_us + self.backpressured_us + self.idle_us
+
+    def share(self, part_us: int) -> float:
+        return part_us / self.lifetime_us if self.lifetime_us else 0.0
+
+
+class JobExecutionError(RuntimeError):
+    """`env.execute()` of a job that failed; `failure` says where and why."""
+
+    def __init__(self, failure: TaskFailure):
+        self.failure = failure
+        super().__init__(f"job failed: {failure}")
+
+
+@dataclass
+class RunResult:
+    """The outcome of `Simulation.run()`."""
+
+    job_name: str
+    seed: int
+    status: str
+    end_time_us: int
+    outputs: dict[str, list[SinkRecord]]
+    trace: Trace
+    metrics: dict[str, SubtaskMetrics]
+    execution_graph: ExecutionGraph
+    placements: dict[str, Placement]
+    failure: TaskFailure | None = None
+    sink_ids: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def job_graph(self):
+        return self.execution_graph.job_graph
+
+    @property
+    def stream_graph(self):
+        return self.execution_graph.job_graph.stream_graph
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the trace: equal for identical runs."""
+        return self.trace.digest()
+
+    def _sink_id(self, sink: Any) -> str:
+        if sink is None:
+            if len(self.outputs) != 1:
+                raise ValueError(f"this job has sinks {sorted(self.outputs)}: name one")
+            return next(iter(self.outputs))
+        if isinstance(sink, str):
+            if sink not in self.outputs:
+                raise KeyError(f"no sink {sink!r}; the sinks are {sorted(self.outputs)}")
+            return sink
+        transformation = getattr(sink, "_t", sink)
+        return self.sink_ids[transformation.id]
+
+    def values(self, sink: Any = None) -> list[Any]:
+        """The values a sink wrote, in the order they arrived (all its subtasks)."""
+        return [r.value for r in self.outputs[self._sink_id(sink)]]
+
+    def raise_for_failure(self) -> RunResult:
+        if self.failure is not None:
+            raise JobExecutionError(self.failure)
+        return self
+
+    def summary(self) -> str:
+        """A readable account of the run: status, time, sinks, and a row per subtask."""
+        lines = [f"job {self.job_name!r} (seed {self.seed}): {self.status} at {self.end_time_us / 1000:.3f} ms "
+                 f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
+        if self.failure:
+            lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
+        for sink, records in self.outputs.items():
+            lines.append(f"sink {sink}: {len(records)} records")
+        header = f"{'subtask':<34}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
+        lines += ["", header, "-" * len(header)]
+        for m in self.metrics.values():
+            lines.append(f"{m.task:<34}{m.taskmanager:<6}{m.records_in:>9}{m.records_out:>9}"
+                         f"{m.share(m.busy_us):>7.0%}{m.share(m.backpressured_us):>8.0%}{m.share(m.idle_us):>7.0%}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(m.task)}</td><td>{m.taskmanager}</td><td>{m.records_in}</td>"
+            f"<td>{m.records_out}</td><td>{m.share(m.busy_us):.0%}</td><td>{m.share(m.backpressured_us):.0%}</td>"
+            f"<td>{m.share(m.idle_us):.0%}</td></tr>" for m in self.metrics.values())
+        sinks = ", ".join(f"{html.escape(k)}: {len(v)} records" for k, v in self.outputs.items())
+        return (f"<div><b>{html.escape(self.job_name)}</b> (seed {self.seed}): {self.status} at "
+                f"{self.end_time_us / 1000:.3f} ms virtual time; {sinks}<table><tr><th>subtask</th><th>tm</th>"
+                f"<th>in</th><th>out</th><th>busy</th><th>backpressured</th><th>idle</th></tr>{rows}</table></div>")

@@ -1,0 +1,248 @@
+"""Typed, past-tense trace events: the catalogue of everything a run can report.
+
+Sits just above `sim.kernel`; the runtime and the simulated world emit these, and
+checkers, pictures and statistics read them. An event is plain data: it never
+holds a live object, only ints, strings, bools, None and lists of those, so it
+serialises to JSON as it is.
+
+Every event class registers itself by name in `EVENT_TYPES`, which is how a
+trace file is loaded back and how the reference catalogue is generated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import IntEnum
+from typing import Any, ClassVar
+
+
+class TraceLevel(IntEnum):
+    """How much a run records; each level includes the ones below it.
+
+    JOB: lifecycle of the job and its tasks, failures. CHECKPOINTS: adds
+    checkpoint progress. BUFFERS: adds every network buffer and event, task
+    steps and backpressure (what timelines are drawn from). RECORDS: adds every
+    record sent over a channel and written by a sink (teaching runs only).
+    """
+
+    JOB = 1
+    CHECKPOINTS = 2
+    BUFFERS = 3
+    RECORDS = 4
+
+
+EVENT_TYPES: dict[str, type[TraceEvent]] = {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceEvent:
+    """Base of all events: `t_us` is the virtual time in microseconds."""
+
+    t_us: int
+    level: ClassVar[TraceLevel] = TraceLevel.JOB
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict with its type name under "type"."""
+        out: dict[str, Any] = {"type": type(self).__name__}
+        for field in dataclasses.fields(self):
+            out[field.name] = getattr(self, field.name)
+        return out
+
+
+def event_from_dict(data: dict[str, Any]) -> TraceEvent:
+    """Rebuild a typed event from `TraceEvent.to_dict` output.
+
+    Raises:
+        ValueError: the type is unknown or the fields do not match it.
+    """
+    fields = dict(data)
+    name = fields.pop("type", None)
+    cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown trace event type {name!r}; expected one of {sorted(EVENT_TYPES)}")
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ValueError(f"trace event {name} has fields {sorted(fields)}: {exc}") from None
+
+
+def _event(level: TraceLevel):
+    """Class decorator: a frozen slotted dataclass registered at `level`."""
+
+    def wrap(cls):
+        cls.level = level
+        made = dataclasses.dataclass(frozen=True, slots=True)(cls)
+        EVENT_TYPES[made.__name__] = made
+        return made
+
+    return wrap
+
+
+# --- job and task lifecycle -------------------------------------------------
+
+
+@_event(TraceLevel.JOB)
+class JobStarted(TraceEvent):
+    """The job was submitted and its tasks are about to be deployed."""
+
+    job_name: str
+    tasks: int
+    seed: int
+
+
+@_event(TraceLevel.JOB)
+class TaskDeployed(TraceEvent):
+    """A subtask (one thread running an operator chain) was placed in a slot."""
+
+    task: str
+    taskmanager: str
+    slot: int
+
+
+@_event(TraceLevel.JOB)
+class TaskFinished(TraceEvent):
+    """A subtask saw end of input on every channel and finished its operators."""
+
+    task: str
+
+
+@_event(TraceLevel.JOB)
+class TaskFailed(TraceEvent):
+    """A subtask failed; `operator` names the operator that raised (`map[2]`)."""
+
+    task: str
+    operator: str
+    error: str
+    record: str | None
+    traceback: str
+
+
+@_event(TraceLevel.JOB)
+class JobFinished(TraceEvent):
+    """The job reached a terminal status ("FINISHED" or "FAILED")."""
+
+    job_name: str
+    status: str
+
+
+@_event(TraceLevel.JOB)
+class RunStopped(TraceEvent):
+    """The simulation stopped at its time limit before the job ended."""
+
+    reason: str
+
+
+# --- buffers, events on channels, task steps ---------------------------------
+
+
+@_event(TraceLevel.BUFFERS)
+class BufferFlushed(TraceEvent):
+    """A producer finished a network buffer and queued it in its subpartition.
+
+    `reason` is "full", "timeout" (the buffer timeout fired) or "event" (an
+    event such as end of partition flushed it).
+    """
+
+    channel: str
+    seq: int
+    records: int
+    size_bytes: int
+    reason: str
+
+
+@_event(TraceLevel.BUFFERS)
+class BufferSent(TraceEvent):
+    """A queued buffer left the producer, holding one credit; it arrives at `arrival_us`."""
+
+    channel: str
+    seq: int
+    backlog: int
+    arrival_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class BufferReceived(TraceEvent):
+    """A buffer arrived in the consumer's input channel queue."""
+
+    channel: str
+    seq: int
+
+
+@_event(TraceLevel.BUFFERS)
+class BufferConsumed(TraceEvent):
+    """A task processed every record of one buffer, busy from `t_us` for `busy_us`."""
+
+    task: str
+    channel: str
+    seq: int
+    records: int
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class SourceRecordsEmitted(TraceEvent):
+    """A source task read `records` records and pushed them through its chain."""
+
+    task: str
+    records: int
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class CreditAnnounced(TraceEvent):
+    """A consumer granted `credits` more buffers to a channel's producer."""
+
+    channel: str
+    credits: int
+
+
+@_event(TraceLevel.BUFFERS)
+class ChannelEventSent(TraceEvent):
+    """A producer sent an in-band event (e.g. "EndOfPartition") on a channel."""
+
+    channel: str
+    event: str
+
+
+@_event(TraceLevel.BUFFERS)
+class ChannelEventReceived(TraceEvent):
+    """A consumer task took an in-band event from a channel."""
+
+    task: str
+    channel: str
+    event: str
+
+
+@_event(TraceLevel.BUFFERS)
+class BackpressureStarted(TraceEvent):
+    """A task found no free output buffer and stopped processing input."""
+
+    task: str
+
+
+@_event(TraceLevel.BUFFERS)
+class BackpressureEnded(TraceEvent):
+    """Output buffers freed up and the task resumed."""
+
+    task: str
+
+
+# --- records ------------------------------------------------------------------
+
+
+@_event(TraceLevel.RECORDS)
+class RecordSent(TraceEvent):
+    """A record was serialised into the buffer of `channel` (value in stable repr)."""
+
+    task: str
+    channel: str
+    value: str
+
+
+@_event(TraceLevel.RECORDS)
+class RecordWritten(TraceEvent):
+    """A sink subtask wrote a record (value in stable repr)."""
+
+    sink: str
+    task: str
+    value: str
