@@ -20,6 +20,7 @@ from sim.api.transformations import (
     ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
 )
 from sim.api.typeinfo import TypeInformation
+from sim.kernel.hashing import UPPER_BOUND_MAX_PARALLELISM
 
 if TYPE_CHECKING:
     from sim.api.environment import StreamExecutionEnvironment
@@ -68,7 +69,11 @@ class _Configurable:
         return self
 
     def set_max_parallelism(self, max_parallelism: int):
-        self._physical("set_max_parallelism").max_parallelism = max_parallelism
+        t = self._physical("set_max_parallelism")
+        if type(max_parallelism) is not int or not 1 <= max_parallelism <= UPPER_BOUND_MAX_PARALLELISM:
+            raise ValueError(f"max parallelism of {t.name!r} must be an int in 1..{UPPER_BOUND_MAX_PARALLELISM}, "
+                             f"got {max_parallelism!r}")
+        t.max_parallelism = max_parallelism
         return self
 
     def disable_chaining(self):

@@ -174,15 +174,18 @@ class TaskThread:
 
     def _charge(self, cost_ns: int):
         """Hold a core for the step's CPU time, then publish what the step produced."""
-        busy_us, self.carry_ns = ns_to_us_carry(cost_ns, self.carry_ns)
-        if busy_us:
+        cpu_us, self.carry_ns = ns_to_us_carry(cost_ns, self.carry_ns)
+        started = self.env.now
+        if cpu_us:
             if self.cores is None:
-                yield self.env.timeout(busy_us)
+                yield self.env.timeout(cpu_us)
             else:
                 with self.cores.request() as req:
                     yield req
-                    yield self.env.timeout(busy_us)
-            self.busy_us += busy_us
+                    yield self.env.timeout(cpu_us)
+        # Waiting for a core counts as busy, as a descheduled thread does in Flink's busy time.
+        busy_us = self.env.now - started
+        self.busy_us += busy_us
         self.in_step = False
         if self.flush_requested:
             self.flush_requested = False

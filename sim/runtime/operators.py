@@ -1,14 +1,21 @@
 """The operators that run user functions, one record at a time, by plain calls.
 
 Layer: `sim.runtime` (no SimPy, no clock reads: time comes from the task's
-clock object, set by the simulated world). Each operator calls its user
-function and passes results to `self.output` (the next chained operator, a
-record writer, or several) and to side outputs by tag. A user function that
-raises is wrapped in `UserFunctionError` naming `operator[subtask]` and the record.
+clock object, set by the simulated world). Records go through a chain depth
+first, as in Flink: each operator calls its user function and hands results
+to `self.output` (the next chained operator, a record writer, or several) and
+to side outputs by tag. A user function that raises is wrapped in
+`UserFunctionError`, naming `operator[subtask]` and the record.
+
+For speed, `open()` builds each operator's per-record path as a closure
+(`process_element`) whose hot names are bound as default arguments (fast
+locals); the operator counts its input records in that closure, which is what
+the cost model charges for. The extra parameters are never passed by callers. Outputs must be wired
+before `open()`, so a chain is opened from its tail to its head.
 
 Flink counterpart: `StreamMap`, `StreamFlatMap`, `StreamFilter`,
 `ProcessOperator`, `KeyedProcessOperator`, `StreamGroupedReduceOperator`,
-`StreamSink`, `SourceOperator`.
+`StreamSink`.
 Simplified: no timestamps on records yet; aggregations support tuples, lists,
 dicts and plain numbers.
 """
@@ -20,7 +27,7 @@ import types
 from typing import Any, Callable
 
 from sim.api.functions import (
-    FilterFunction, FlatMapFunction, KeyedProcessFunction, MapFunction, OutputTag, ProcessFunction,
+    FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, MapFunction, OutputTag, ProcessFunction,
     ReduceFunction, RuntimeContext, SinkFunction, TimerService,
 )
 from sim.graph.stream_graph import StreamNode
@@ -30,7 +37,7 @@ _MISSING = object()
 
 
 class UserFunctionError(Exception):
-    """A user function raised; `operator` is `map[2]`, `record` the input (or None)."""
+    """A user function raised; `operator` is `map[2]`, `record` the input (if there was one)."""
 
     def __init__(self, operator: str, record: Any, cause: BaseException, has_record: bool = True):
         self.operator = operator
@@ -46,7 +53,7 @@ def _discard(value: Any) -> None:
 
 
 class StreamOperator:
-    """Base: counts records in, owns the runtime context, fails with its label."""
+    """Base: the runtime context, the user function's lifecycle, the record count."""
 
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any):
         self.node = node
@@ -54,21 +61,25 @@ class StreamOperator:
         self.subtask = subtask
         self.runtime_context = ctx
         self.clock = clock
-        self.records_in = 0
         self.output: Callable[[Any], None] = _discard
         self.side_outputs: dict[str, Callable[[Any], None]] = {}
         self.function = node.operator.function
+        self._count: Callable[[], int] = lambda: 0
+
+    @property
+    def records_in(self) -> int:
+        """Records this operator has processed."""
+        return self._count()
 
     def open(self) -> None:
-        """Call the user function's `open(runtime_context)`, if it has one."""
-        opener = getattr(self.function, "open", None)
-        if opener is not None and not isinstance(self.function, types.FunctionType):
-            self._call(lambda: opener(self.runtime_context), None, has_record=False)
+        """Call the user function's `open(runtime_context)`, then build the per-record path."""
+        if isinstance(self.function, Function):
+            self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
+        self.process_element = self._make_process()
 
     def close(self) -> None:
-        closer = getattr(self.function, "close", None)
-        if closer is not None and not isinstance(self.function, types.FunctionType):
-            self._call(closer, None, has_record=False)
+        if isinstance(self.function, Function):
+            self._call(self.function.close, None, has_record=False)
 
     def end_input(self) -> None:
         """All input has been processed (bounded input)."""
@@ -82,7 +93,7 @@ class StreamOperator:
             raise UserFunctionError(self.label, record, exc, has_record) from exc
 
     def _emit_all(self, results: Any, record: Any) -> None:
-        """Send every result of a yielding function on; `(OutputTag, v)` goes to the side output."""
+        """Send on every result of a yielding function; `(OutputTag, v)` goes to that side output."""
         if results is None:
             return
         if not isinstance(results, (types.GeneratorType, list)):
@@ -98,74 +109,94 @@ class StreamOperator:
         except Exception as exc:
             raise UserFunctionError(self.label, record, exc) from exc
 
-    def process_element(self, value: Any) -> None:
+    def _make_process(self) -> Callable[[Any], None]:
         raise NotImplementedError
+
+    def process_element(self, value: Any) -> None:
+        raise RuntimeError(f"{self.label} was not opened")
 
 
 class MapOperator(StreamOperator):
-    def open(self) -> None:
-        super().open()
-        self.fn = self.function.map if isinstance(self.function, MapFunction) else self.function
+    def _make_process(self) -> Callable[[Any], None]:
+        fn = self.function.map if isinstance(self.function, MapFunction) else self.function
+        out, label, n = self.output, self.label, 0
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        try:
-            result = self.fn(value)
-        except Exception as exc:
-            raise UserFunctionError(self.label, value, exc) from exc
-        self.output(result)
+        def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
+            nonlocal n
+            n += 1
+            try:
+                result = fn(value)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            out(result)
+
+        self._count = lambda: n
+        return process_element
 
 
 class FlatMapOperator(StreamOperator):
-    def open(self) -> None:
-        super().open()
-        self.fn = self.function.flat_map if isinstance(self.function, FlatMapFunction) else self.function
+    def _make_process(self) -> Callable[[Any], None]:
+        fn = self.function.flat_map if isinstance(self.function, FlatMapFunction) else self.function
+        out, label, n = self.output, self.label, 0
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        try:
-            results = self.fn(value)
-            if results is None:
-                return
-            output = self.output
-            for out in results:
-                output(out)
-        except UserFunctionError:
-            raise
-        except Exception as exc:
-            raise UserFunctionError(self.label, value, exc) from exc
+        def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
+            nonlocal n
+            n += 1
+            try:
+                results = fn(value)
+                if results is not None:
+                    for result in results:
+                        out(result)
+            except UserFunctionError:
+                raise
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+
+        self._count = lambda: n
+        return process_element
 
 
 class FilterOperator(StreamOperator):
-    def open(self) -> None:
-        super().open()
-        self.fn = self.function.filter if isinstance(self.function, FilterFunction) else self.function
+    def _make_process(self) -> Callable[[Any], None]:
+        fn = self.function.filter if isinstance(self.function, FilterFunction) else self.function
+        out, label, n = self.output, self.label, 0
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        try:
-            keep = self.fn(value)
-        except Exception as exc:
-            raise UserFunctionError(self.label, value, exc) from exc
-        if keep:
-            self.output(value)
+        def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
+            nonlocal n
+            n += 1
+            try:
+                keep = fn(value)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            if keep:
+                out(value)
+
+        self._count = lambda: n
+        return process_element
 
 
 class ProcessOperator(StreamOperator):
     """Runs a ProcessFunction; its context gives the timer service."""
 
-    def open(self) -> None:
-        super().open()
-        self.ctx = ProcessFunction.Context(TimerService(self.clock))
+    def _make_process(self) -> Callable[[Any], None]:
+        ctx = ProcessFunction.Context(TimerService(self.clock))
+        fn, emit_all, label, n = self.function.process_element, self._emit_all, self.label, 0
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        results = self._call(lambda: self.function.process_element(value, self.ctx), value)
-        self._emit_all(results, value)
+        def process_element(value: Any) -> None:
+            nonlocal n
+            n += 1
+            try:
+                results = fn(value, ctx)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            emit_all(results, value)
+
+        self._count = lambda: n
+        return process_element
 
 
 class _KeyedOperator(StreamOperator):
-    """An operator after key_by: sets the current key before each record."""
+    """An operator after key_by: sets the backend's current key before each record."""
 
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any,
                  backend: HeapKeyedStateBackend):
@@ -173,25 +204,25 @@ class _KeyedOperator(StreamOperator):
         self.backend = backend
         self.key_of = node.keyed.key_selector
 
-    def _key(self, value: Any) -> Any:
-        try:
-            key = self.key_of(value)
-        except Exception as exc:
-            raise UserFunctionError(self.label, value, exc) from exc
-        self.backend.current_key = key
-        return key
-
 
 class KeyedProcessOperator(_KeyedOperator):
-    def open(self) -> None:
-        super().open()
-        self.ctx = KeyedProcessFunction.Context(TimerService(self.clock))
+    def _make_process(self) -> Callable[[Any], None]:
+        ctx = KeyedProcessFunction.Context(TimerService(self.clock))
+        fn, key_of, backend = self.function.process_element, self.key_of, self.backend
+        emit_all, label, n = self._emit_all, self.label, 0
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        self.ctx._key = self._key(value)
-        results = self._call(lambda: self.function.process_element(value, self.ctx), value)
-        self._emit_all(results, value)
+        def process_element(value: Any) -> None:
+            nonlocal n
+            n += 1
+            try:
+                ctx._key = backend.current_key = key_of(value)
+                results = fn(value, ctx)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            emit_all(results, value)
+
+        self._count = lambda: n
+        return process_element
 
 
 class KeyedWrapperOperator(_KeyedOperator):
@@ -204,38 +235,58 @@ class KeyedWrapperOperator(_KeyedOperator):
     def open(self) -> None:
         self.inner.output, self.inner.side_outputs = self.output, self.side_outputs
         self.inner.open()
+        self.process_element = self._make_process()
 
     def close(self) -> None:
         self.inner.close()
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        self._key(value)
-        self.inner.process_element(value)
+    def _make_process(self) -> Callable[[Any], None]:
+        inner, key_of, backend, label, n = self.inner.process_element, self.key_of, self.backend, self.label, 0
+
+        def process_element(value: Any) -> None:
+            nonlocal n
+            n += 1
+            try:
+                backend.current_key = key_of(value)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            inner(value)
+
+        self._count = lambda: n
+        return process_element
 
 
 class ReduceOperator(_KeyedOperator):
     """Rolling reduce per key: emits the new accumulated value after every record."""
 
-    def open(self) -> None:
-        super().open()
-        fn = self.function
-        self.fn = fn.reduce if isinstance(fn, ReduceFunction) else fn
-        self.values = self.backend.table("_reduce", "value")
+    def _make_process(self) -> Callable[[Any], None]:
+        fn = self.function.reduce if isinstance(self.function, ReduceFunction) else self.function
+        key_of, backend, values = self.key_of, self.backend, self.backend.table("_reduce", "value")
+        out, label, n = self.output, self.label, 0
+        if isinstance(self.function, Function):
+            # A function object may read keyed state through its runtime context: keep the key current.
+            key_of = lambda value, _key_of=key_of: _set_key(backend, _key_of(value))  # noqa: E731
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        key = self._key(value)
-        current = self.values.get(key, _MISSING)
-        if current is _MISSING:
-            new = value
-        else:
+        def process_element(value: Any, key_of: Callable = key_of, get: Callable = values.get, fn: Callable = fn,
+                            out: Callable = out, missing: object = _MISSING) -> None:
+            nonlocal n
+            n += 1
             try:
-                new = self.fn(current, value)
+                key = key_of(value)
+                current = get(key, missing)
+                new = value if current is missing else fn(current, value)
             except Exception as exc:
-                raise UserFunctionError(self.label, value, exc) from exc
-        self.values[key] = new
-        self.output(new)
+                raise UserFunctionError(label, value, exc) from exc
+            values[key] = new
+            out(new)
+
+        self._count = lambda: n
+        return process_element
+
+
+def _set_key(backend: HeapKeyedStateBackend, key: Any) -> Any:
+    backend.current_key = key
+    return key
 
 
 def _field(value: Any, position: int | str) -> Any:
@@ -255,7 +306,11 @@ def _with_field(value: Any, position: int | str, field: Any) -> Any:
 
 
 def aggregation(kind: str, position: int | str) -> Callable[[Any, Any], Any]:
-    """Flink's built-in aggregations as a reduce function over (accumulated, new)."""
+    """Flink's built-in aggregations as a reduce over (accumulated, new).
+
+    sum/min/max keep the first record's other fields and update one field;
+    min_by/max_by keep the whole record holding the extreme (the first on ties).
+    """
     if kind == "sum":
         return lambda acc, v: _with_field(acc, position, _field(acc, position) + _field(v, position))
     if kind == "min":
@@ -268,33 +323,42 @@ def aggregation(kind: str, position: int | str) -> Callable[[Any, Any], Any]:
 
 
 class SinkOperator(StreamOperator):
-    """Writes each record to the run's outputs (and to the user's sink or stdout)."""
+    """Writes each record to the run's outputs as (t_us, subtask, value), and to the user's sink or stdout."""
 
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any,
-                 collect: Callable[[int, int, Any], None], stdout: Any = None):
+                 records: list[tuple[int, int, Any]], stdout: Any = None):
         super().__init__(node, subtask, ctx, clock)
-        self._collect = collect
-        kind = node.operator.kind
-        fn = self.function
+        self._records = records
+        self._stdout = stdout
+
+    def _writer(self) -> Callable[[Any], None] | None:
+        kind, fn = self.node.operator.kind, self.function
         if kind == "print":
-            ident = node.operator.options.get("identifier")
+            ident = self.node.operator.options.get("identifier")
             prefix = f"{ident}:" if ident else ""
-            if ctx.get_number_of_parallel_subtasks() > 1:
-                prefix += f"{subtask + 1}> "
+            if self.runtime_context.get_number_of_parallel_subtasks() > 1:
+                prefix += f"{self.subtask + 1}> "
             elif ident:
                 prefix += " "
-            out = stdout or sys.stdout
-            self.fn = lambda value: print(f"{prefix}{value}", file=out)
-        elif isinstance(fn, SinkFunction):
-            self.fn = lambda value: fn.invoke(value, None)
-        else:
-            self.fn = fn
+            out = self._stdout or sys.stdout
+            return lambda value: print(f"{prefix}{value}", file=out)
+        if isinstance(fn, SinkFunction):
+            return lambda value: fn.invoke(value, None)
+        return fn
 
-    def process_element(self, value: Any) -> None:
-        self.records_in += 1
-        self._collect(self.clock.now_us, self.subtask, value)
-        if self.fn is not None:
-            try:
-                self.fn(value)
-            except Exception as exc:
-                raise UserFunctionError(self.label, value, exc) from exc
+    def _make_process(self) -> Callable[[Any], None]:
+        fn, append, clock, subtask, label, n = self._writer(), self._records.append, self.clock, self.subtask, \
+            self.label, 0
+
+        def process_element(value: Any, append: Callable = append, fn: Callable | None = fn) -> None:
+            nonlocal n
+            n += 1
+            append((clock.now_us, subtask, value))
+            if fn is not None:
+                try:
+                    fn(value)
+                except Exception as exc:
+                    raise UserFunctionError(label, value, exc) from exc
+
+        self._count = lambda: n
+        return process_element

@@ -55,19 +55,36 @@ def rescale_selector(n: int) -> Selector:
     return select
 
 
-def key_group_selector(n: int, max_parallelism: int, spec: PartitionerSpec) -> Selector:
-    """`keyGroup = murmur(hashCode(key)) % maxP`, then `keyGroup * n // maxP`."""
-    key_of = spec.key_selector
-    hash_code = spec.key_type.java_hash if spec.key_type is not None else None
-    key_group = KeyGroupCache(max_parallelism, hash_code).key_group
+class KeyChannels:
+    """Key -> channel for a keyBy exchange: `murmur(hashCode(key)) % maxP`, then `keyGroup * n // maxP`.
 
-    def select(value: Any) -> int:
-        key = key_of(value)
+    `cache` memoises the channel of each `str` or exact `int` key (see
+    `KeyGroupCache` for why only those types), so a repeated key costs one dict
+    lookup; `compute` handles every other key and rejects None.
+    """
+
+    def __init__(self, n: int, max_parallelism: int, spec: PartitionerSpec):
+        self.key_of = spec.key_selector
+        hash_code = spec.key_type.java_hash if spec.key_type is not None else None
+        self._key_group = KeyGroupCache(max_parallelism, hash_code).key_group
+        self._n = n
+        self._max_parallelism = max_parallelism
+        self.cache: dict[Any, int] = {}
+
+    def compute(self, key: Any, value: Any) -> int:
         if key is None:
             raise KeySelectionError(f"the key selector returned None for {value!r}; keys must not be None")
-        return key_group(key) * n // max_parallelism
+        channel = self._key_group(key) * self._n // self._max_parallelism
+        if type(key) is str or type(key) is int:
+            if len(self.cache) >= KeyGroupCache.MAX_ENTRIES:
+                self.cache.clear()
+            self.cache[key] = channel
+        return channel
 
-    return select
+    def select(self, value: Any) -> int:
+        key = self.key_of(value)
+        channel = self.cache.get(key) if type(key) is str or type(key) is int else None
+        return self.compute(key, value) if channel is None else channel
 
 
 def custom_selector(n: int, spec: PartitionerSpec) -> Selector:
@@ -98,5 +115,5 @@ def make_selector(spec: PartitionerSpec, n: int, max_parallelism: int, rng: rand
     if kind is PartitionerKind.SHUFFLE:
         return lambda value, _r=rng.randrange, _n=n: _r(_n)
     if kind is PartitionerKind.HASH:
-        return key_group_selector(n, max_parallelism, spec)
+        return KeyChannels(n, max_parallelism, spec).select
     return custom_selector(n, spec)

@@ -21,7 +21,7 @@ from sim.graph.execution_graph import Channel
 from sim.kernel.stable import stable_repr
 from sim.runtime.elements import Buffer, ChannelEvent
 from sim.runtime.operators import UserFunctionError
-from sim.runtime.partitioners import Selector
+from sim.runtime.partitioners import KeyChannels, Selector
 from sim.trace import RecordSent, Trace
 
 
@@ -53,21 +53,53 @@ class RecordWriter:
         elif trace.records:
             self.emit = self._emit_traced
         else:
-            self.emit = self._emit
+            self.emit = self._make_emit()
 
     def _route_failed(self, value: Any, exc: Exception) -> UserFunctionError:
         exc.add_note(f"while routing a record from {self._operator} to {self._target}")
         return UserFunctionError(self._operator, value, exc)
 
-    def _emit(self, value: Any) -> None:
-        try:
-            index = self._select(value)
-        except Exception as exc:
-            raise self._route_failed(value, exc) from exc
-        buf = self._open[index]
-        buf.append(value)
-        if len(buf) >= self._cap:
-            self._finish(index, "full")
+    def _make_emit(self) -> Callable[[Any], None]:
+        """The per-record path as a closure over locals (the hot loop of every exchange)."""
+        keys = getattr(self._select, "__self__", None)
+        if isinstance(keys, KeyChannels):
+            return self._make_keyed_emit(keys)
+        select, open_buffers, cap, finish, failed = self._select, self._open, self._cap, self._finish, \
+            self._route_failed
+
+        def emit(value: Any) -> None:
+            try:
+                index = select(value)
+            except Exception as exc:
+                raise failed(value, exc) from exc
+            buf = open_buffers[index]
+            buf.append(value)
+            if len(buf) >= cap:
+                finish(index, "full")
+
+        return emit
+
+    def _make_keyed_emit(self, keys: KeyChannels) -> Callable[[Any], None]:
+        """`_make_emit` for a keyBy exchange, with the key-to-channel lookup inlined."""
+        key_of, cache, compute = keys.key_of, keys.cache, keys.compute
+        open_buffers, cap, finish, failed = self._open, self._cap, self._finish, self._route_failed
+
+        def emit(value: Any, key_of: Callable = key_of, get: Callable = cache.get, str_: type = str,
+                 int_: type = int) -> None:
+            try:
+                key = key_of(value)
+                kind = type(key)
+                index = get(key) if kind is str_ or kind is int_ else None
+                if index is None:
+                    index = compute(key, value)
+            except Exception as exc:
+                raise failed(value, exc) from exc
+            buf = open_buffers[index]
+            buf.append(value)
+            if len(buf) >= cap:
+                finish(index, "full")
+
+        return emit
 
     def _emit_traced(self, value: Any) -> None:
         try:

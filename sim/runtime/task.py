@@ -55,17 +55,21 @@ class SourceOperator(ops.StreamOperator):
     """Polls its reader and pushes the records it read into the chain."""
 
     def open(self) -> None:
+        if isinstance(self.function, ops.Function):
+            self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
         source = self.node.operator.function
         p = self.runtime_context.get_number_of_parallel_subtasks()
         self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
         self.finished = False
+        self.read = 0
+        self._count = lambda: self.read
 
     def emit_batch(self, max_records: int) -> int:
         poll = self._call(lambda: self.reader.poll(max_records, self.clock.now_us), None, has_record=False)
         output = self.output
         for value in poll.records:
             output(value)
-        self.records_in += len(poll.records)
+        self.read += len(poll.records)
         self.finished = poll.finished
         return len(poll.records)
 
@@ -75,7 +79,7 @@ class StreamTask:
 
     def __init__(self, subtask: Subtask, eg: ExecutionGraph, costs: CostModel, trace: Trace, rng: RngStreams,
                  clock: TaskClock, on_output: Callable[[int, int, Any], None],
-                 collect: Callable[[str, int, int, Any], None], buffer_size_bytes: int, buffer_timeout_ms: int,
+                 sink_records: Callable[[str], list], buffer_size_bytes: int, buffer_timeout_ms: int,
                  stdout: Any = None):
         self.subtask = subtask
         self.id = subtask.id
@@ -85,7 +89,7 @@ class StreamTask:
         self._trace = trace
         self._rng = rng
         self._on_output = on_output
-        self._collect = collect
+        self._sink_records = sink_records
         self._stdout = stdout
         self._buffer_size = buffer_size_bytes
         self._buffer_timeout_ms = buffer_timeout_ms
@@ -97,29 +101,37 @@ class StreamTask:
         self.buffers_in = 0
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
-        self._head_process = self.head.process_element
 
     # --- building the chain ----------------------------------------------------
 
     def _build(self) -> None:
+        """Create the operators and decide where each one's outputs go (wired at open)."""
         vertex = self.subtask.vertex
         for node in vertex.operators:
             self.operators[node.id] = self._make_operator(node)
         chained = {(e.source, e.target, e.index) for e in vertex.chained_edges}
         sg = self._eg.job_graph.stream_graph
         edge_index = {je.stream_edge.index: i for i, je in enumerate(self._eg.job_graph.edges)}
+        self._targets: dict[str, list[tuple[str | None, Any]]] = {}
         for node in vertex.operators:
-            main: list[Callable[[Any], None]] = []
-            side: dict[str, list[Callable[[Any], None]]] = {}
+            targets = []
             for e in sg.out_edges(node.id):
+                tag = e.side_output.tag_id if e.side_output else None
                 if (e.source, e.target, e.index) in chained:
-                    target = self.operators[e.target].process_element
+                    targets.append((tag, self.operators[e.target]))
                 else:
-                    target = self._make_writer(edge_index[e.index], node).emit
-                (side.setdefault(e.side_output.tag_id, []) if e.side_output else main).append(target)
-            op = self.operators[node.id]
-            op.output = _fan_out(main)
-            op.side_outputs = {tag: _fan_out(targets) for tag, targets in side.items()}
+                    targets.append((tag, self._make_writer(edge_index[e.index], node)))
+            self._targets[node.id] = targets
+
+    def _wire(self, op: ops.StreamOperator) -> None:
+        """Point `op`'s outputs at its (already opened) chained operators and its record writers."""
+        main: list[Callable[[Any], None]] = []
+        side: dict[str, list[Callable[[Any], None]]] = {}
+        for tag, target in self._targets[op.node.id]:
+            fn = target.emit if isinstance(target, RecordWriter) else target.process_element
+            (main if tag is None else side.setdefault(tag, [])).append(fn)
+        op.output = _fan_out(main)
+        op.side_outputs = {tag: _fan_out(fns) for tag, fns in side.items()}
 
     def _context(self, node: StreamNode, backend: HeapKeyedStateBackend | None) -> RuntimeContext:
         return RuntimeContext(node.name, self.subtask.index, node.parallelism, node.max_parallelism,
@@ -131,8 +143,8 @@ class StreamTask:
         if kind == "source":
             return SourceOperator(node, i, self._context(node, None), clock)
         if kind in ("print", "sink", "collect"):
-            collect = lambda t, sub, v, _id=node.id: self._collect(_id, t, sub, v)  # noqa: E731
-            return ops.SinkOperator(node, i, self._context(node, None), clock, collect, self._stdout)
+            return ops.SinkOperator(node, i, self._context(node, None), clock, self._sink_records(node.id),
+                                    self._stdout)
         if node.keyed is None:
             return _PLAIN[kind](node, i, self._context(node, None), clock)
         backend = HeapKeyedStateBackend(f"{node.id}[{i}]")
@@ -169,9 +181,15 @@ class StreamTask:
     # --- running ------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open operators from the tail of the chain to the head, as Flink does."""
+        """Open operators from the tail of the chain to the head, as Flink does.
+
+        Each operator's outputs are wired just before it opens, so its
+        per-record path can call the opened downstream operators directly.
+        """
         for op in reversed(list(self.operators.values())):
+            self._wire(op)
             op.open()
+        self._head_process = self.head.process_element
 
     @property
     def is_source(self) -> bool:
@@ -219,6 +237,7 @@ class StreamTask:
 
     @property
     def records_in(self) -> int:
+        """Records the chain's head took in (read, for a source)."""
         return self.head.records_in
 
     @property

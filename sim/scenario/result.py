@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from sim.cluster.deployment import Placement
@@ -65,13 +66,19 @@ class RunResult:
     seed: int
     status: str
     end_time_us: int
-    outputs: dict[str, list[SinkRecord]]
+    raw_outputs: dict[str, list[tuple[int, int, Any]]]
     trace: Trace
     metrics: dict[str, SubtaskMetrics]
     execution_graph: ExecutionGraph
     placements: dict[str, Placement]
     failure: TaskFailure | None = None
     sink_ids: dict[int, str] = field(default_factory=dict)
+    events_processed: int = 0
+
+    @cached_property
+    def outputs(self) -> dict[str, list[SinkRecord]]:
+        """Per sink id, every record it wrote as `SinkRecord(t_us, subtask, value)`, in arrival order."""
+        return {sink: [SinkRecord._make(r) for r in records] for sink, records in self.raw_outputs.items()}
 
     @property
     def job_graph(self):
@@ -88,19 +95,19 @@ class RunResult:
 
     def _sink_id(self, sink: Any) -> str:
         if sink is None:
-            if len(self.outputs) != 1:
-                raise ValueError(f"this job has sinks {sorted(self.outputs)}: name one")
-            return next(iter(self.outputs))
+            if len(self.raw_outputs) != 1:
+                raise ValueError(f"this job has sinks {sorted(self.raw_outputs)}: name one")
+            return next(iter(self.raw_outputs))
         if isinstance(sink, str):
-            if sink not in self.outputs:
-                raise KeyError(f"no sink {sink!r}; the sinks are {sorted(self.outputs)}")
+            if sink not in self.raw_outputs:
+                raise KeyError(f"no sink {sink!r}; the sinks are {sorted(self.raw_outputs)}")
             return sink
         transformation = getattr(sink, "_t", sink)
         return self.sink_ids[transformation.id]
 
     def values(self, sink: Any = None) -> list[Any]:
         """The values a sink wrote, in the order they arrived (all its subtasks)."""
-        return [r.value for r in self.outputs[self._sink_id(sink)]]
+        return [r[2] for r in self.raw_outputs[self._sink_id(sink)]]
 
     def raise_for_failure(self) -> RunResult:
         if self.failure is not None:
@@ -113,7 +120,7 @@ class RunResult:
                  f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
         if self.failure:
             lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
-        for sink, records in self.outputs.items():
+        for sink, records in self.raw_outputs.items():
             lines.append(f"sink {sink}: {len(records)} records")
         header = f"{'subtask':<34}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
         lines += ["", header, "-" * len(header)]
@@ -127,7 +134,7 @@ class RunResult:
             f"<tr><td>{html.escape(m.task)}</td><td>{m.taskmanager}</td><td>{m.records_in}</td>"
             f"<td>{m.records_out}</td><td>{m.share(m.busy_us):.0%}</td><td>{m.share(m.backpressured_us):.0%}</td>"
             f"<td>{m.share(m.idle_us):.0%}</td></tr>" for m in self.metrics.values())
-        sinks = ", ".join(f"{html.escape(k)}: {len(v)} records" for k, v in self.outputs.items())
+        sinks = ", ".join(f"{html.escape(k)}: {len(v)} records" for k, v in self.raw_outputs.items())
         return (f"<div><b>{html.escape(self.job_name)}</b> (seed {self.seed}): {self.status} at "
                 f"{self.end_time_us / 1000:.3f} ms virtual time; {sinks}<table><tr><th>subtask</th><th>tm</th>"
                 f"<th>in</th><th>out</th><th>busy</th><th>backpressured</th><th>idle</th></tr>{rows}</table></div>")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import simpy
-
 from sim.api.environment import DEFAULT_JOB_NAME, StreamExecutionEnvironment, register_runner
 from sim.cluster.deployment import slots_needed
 from sim.cluster.spec import ClusterSpec
@@ -21,8 +19,9 @@ from sim.cluster.taskthread import TaskFailure, TaskThread
 from sim.cluster.world import World
 from sim.graph import build_execution_graph, build_job_graph, build_stream_graph
 from sim.kernel.clock import ms_to_us
+from sim.kernel.environment import SimEnvironment
 from sim.kernel.rng import RngStreams
-from sim.scenario.result import RunResult, SinkRecord, SubtaskMetrics
+from sim.scenario.result import RunResult, SubtaskMetrics
 from sim.trace import JobFinished, JobStarted, RunStopped, Trace, TraceLevel
 
 
@@ -57,16 +56,13 @@ class Simulation:
 
     def run(self, until_ms: int | None = None) -> RunResult:
         """Run until the job finishes or fails (or `until_ms` of virtual time passes)."""
-        kernel = simpy.Environment()
+        kernel = SimEnvironment()
         trace = Trace(self.trace_level)
-        outputs: dict[str, list[SinkRecord]] = {
+        outputs: dict[str, list[tuple[int, int, Any]]] = {
             n.id: [] for n in self.execution_graph.job_graph.stream_graph.nodes if n.kind == "sink"}
         remaining = [len(self.execution_graph.subtasks)]
         failures: list[TaskFailure] = []
         stop = kernel.event()
-
-        def collect(sink: str, t_us: int, subtask: int, value: Any) -> None:
-            outputs[sink].append(SinkRecord(t_us, subtask, value))
 
         def on_done(thread: TaskThread, failure: TaskFailure | None) -> None:
             remaining[0] -= 1
@@ -75,7 +71,7 @@ class Simulation:
             if (failure is not None or remaining[0] == 0) and not stop.triggered:
                 stop.succeed()
 
-        world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), collect, on_done,
+        world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__, on_done,
                       self.stdout)
         trace.emit(JobStarted(0, self.job_name, len(world.threads), self.seed))
         world.start(trace)
@@ -89,7 +85,8 @@ class Simulation:
             trace.emit(JobFinished(kernel.now, self.job_name, status))
         return RunResult(self.job_name, self.seed, status, kernel.now, outputs, trace,
                          _metrics(world, kernel.now), self.execution_graph, world.placements,
-                         failures[0] if failures else None, _sink_ids(self.execution_graph))
+                         failures[0] if failures else None, _sink_ids(self.execution_graph),
+                         kernel.events_processed)
 
 
 def _metrics(world: World, now: int) -> dict[str, SubtaskMetrics]:

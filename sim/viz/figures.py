@@ -1,0 +1,68 @@
+"""Every standard picture of a run, written as PNG files into one folder.
+
+Layer: `sim.viz`; called by `sim.cli` after a run. Reads only the run's trace,
+graphs and placements, through the drawing functions of this package. Must not
+change the run or depend on a display.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sim.trace import BufferSent
+from sim.viz.graphs import draw_execution_graph, draw_job_graph
+from sim.viz.spacetime import draw_spacetime
+from sim.viz.style import ms
+from sim.viz.timeline import draw_timelines
+
+if TYPE_CHECKING:
+    from sim.scenario.result import RunResult
+
+SPACETIME_BUFFERS = 300
+
+
+def spacetime_window_ms(result: RunResult, buffers: int = SPACETIME_BUFFERS) -> tuple[float, float] | None:
+    """The time range (ms) of the first `buffers` buffers sent, or None for the whole run.
+
+    The window runs from the first send to the latest arrival among them, so a
+    long run still gets a readable space-time diagram of its beginning. A run
+    that sent no more than `buffers` buffers is shown whole.
+    """
+    sent = sorted((e for e in result.trace if isinstance(e, BufferSent)), key=lambda e: e.t_us)
+    if len(sent) <= buffers:
+        return None
+    sent = sent[:buffers]
+    return ms(sent[0].t_us), ms(max(e.arrival_us for e in sent))
+
+
+def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
+    """Write job_graph.png, execution_graph.png, timeline.png and spacetime.png into `out_dir`.
+
+    The space-time diagram covers the first `SPACETIME_BUFFERS` buffers (the
+    whole run if none was sent). Each figure is cleared after saving; figures
+    are never registered with pyplot, so nothing is kept alive.
+
+    Args:
+        result: the run.
+        out_dir: the folder (created if missing).
+
+    Returns:
+        The paths written, in the order above.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    window = spacetime_window_ms(result) or (None, None)
+    jobs = [
+        ("job_graph.png", lambda p: draw_job_graph(result.job_graph, p)),
+        ("execution_graph.png", lambda p: draw_execution_graph(result.execution_graph, result.placements, p)),
+        ("timeline.png", lambda p: draw_timelines(result, p)),
+        ("spacetime.png", lambda p: draw_spacetime(result, p, start_ms=window[0], end_ms=window[1])),
+    ]
+    written = []
+    for name, draw in jobs:
+        path = out / name
+        draw(path).clear()
+        written.append(path)
+    return written
