@@ -3,7 +3,7 @@
 Layer: beside `sim.runtime`; drives it. `spec` and `costs` are plain data.
 """
 
-from sim.cluster.costs import CostModel
+from sim.runtime.costs import CostModel
 from sim.cluster.deployment import ClusterTooSmallError
 from sim.cluster.spec import ClusterSpec, LinkSpec, NetworkConfig
 

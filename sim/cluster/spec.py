@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from sim.cluster.costs import CostModel
+from sim.runtime.costs import CostModel
 
 
 def _positive(owner: str, name: str, value: object, minimum: int = 1) -> None:

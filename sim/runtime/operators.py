@@ -339,7 +339,7 @@ class SinkOperator(StreamOperator):
             if self.runtime_context.get_number_of_parallel_subtasks() > 1:
                 prefix += f"{self.subtask + 1}> "
             elif ident:
-                prefix += " "
+                prefix = f"{ident}> "  # Flink's PrintSinkOutputWriter: "id> value" at parallelism 1
             out = self._stdout or sys.stdout
             return lambda value: print(f"{prefix}{value}", file=out)
         if isinstance(fn, SinkFunction):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sim.api.functions import LONG_MIN, RuntimeContext
-from sim.cluster.costs import CostModel
+from sim.runtime.costs import CostModel
 from sim.graph.execution_graph import ExecutionGraph, Subtask
 from sim.graph.stream_graph import StreamNode
 from sim.kernel.rng import RngStreams

@@ -2,8 +2,9 @@
 
 Layer: `sim.viz`. Reads only the graphs (`sim.graph`, pure data) and the
 placements (plain values); never a live task. Columns come from networkx's
-topological generations, so a source is always left of what it feeds, and
-every order inside a column is the graph's definition order.
+topological generations, so a source is always left of what it feeds; inside
+a column, vertices follow their inputs (barycenter rule), ties broken by the
+graph's definition order, so the same graph is always drawn the same way.
 
 Layout is done in inches: the axes fill the figure and one data unit is one
 inch, so boxes sized from their text (in points) never overlap whatever the
@@ -22,7 +23,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from sim.viz.style import lane_label, new_figure, partitioner_color, save_png, taskmanager_colors
 
-_CHAR_IN = 0.072  # mean glyph width at 9 pt (DejaVu Sans), inches
+_CHAR_IN = 0.068  # mean glyph width at 9 pt (DejaVu Sans), inches
 _LINE_IN = 0.19  # line pitch at 9 pt, inches
 _MAX_LINE_CHARS = 36
 _TITLE_IN = 0.6
@@ -35,10 +36,31 @@ _NODE_GAP_IN = 0.18
 _GROUP_GAP_IN = 0.5
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _columns(job_graph) -> list[list[str]]:
-    """Vertex ids by topological generation, each generation in definition order."""
+    """Vertex ids by topological generation, top to bottom.
+
+    The first column is in definition order; each later vertex sits at the
+    mean row of its inputs (the barycenter rule, which removes most edge
+    crossings), ties broken by definition order.
+    """
     order = {v.id: i for i, v in enumerate(job_graph.vertices)}
-    return [sorted(gen, key=order.__getitem__) for gen in nx.topological_generations(job_graph.graph)]
+    row: dict[str, float] = {}
+    columns = []
+    for generation in nx.topological_generations(job_graph.graph):
+        column = sorted(generation, key=lambda vid: (_barycenter(job_graph, vid, row), order[vid]))
+        row.update((vid, i - (len(column) - 1) / 2) for i, vid in enumerate(column))
+        columns.append(column)
+    return columns
+
+
+def _barycenter(job_graph, vertex_id: str, row: dict[str, float]) -> float:
+    """Mean row of a vertex's inputs (rows centred on 0); -1 for a vertex without inputs."""
+    inputs = [row[e.source] for e in job_graph.in_edges(vertex_id)]
+    return sum(inputs) / len(inputs) if inputs else -1.0
 
 
 def _short(text: str, limit: int = _MAX_LINE_CHARS) -> str:
@@ -98,9 +120,9 @@ def _center(patch: FancyBboxPatch) -> tuple[float, float]:
     return patch.get_x() + patch.get_width() / 2, patch.get_y() + patch.get_height() / 2
 
 
-def _column_x(widths: list[float], gap: float) -> list[float]:
-    """Centres of columns of the given widths, left margin included."""
-    xs, left = [], _MARGIN_IN
+def _column_x(widths: list[float], gap: float, width_in: float) -> list[float]:
+    """Centres of columns of the given widths and gap, centred in a figure `width_in` wide."""
+    xs, left = [], (width_in - sum(widths) - gap * (len(widths) - 1)) / 2
     for w in widths:
         xs.append(left + w / 2)
         left += w + gap
@@ -117,14 +139,26 @@ def _stack_y(heights: list[float], gap: float, middle: float) -> list[float]:
     return ys
 
 
-def _label_point(a: FancyBboxPatch, b: FancyBboxPatch, rad: float) -> tuple[float, float]:
-    """Where an edge label goes: mid-gap between the boxes, on the (curved) edge."""
+def _label_point(a: FancyBboxPatch, b: FancyBboxPatch, rad: float, along: float = 0.5) -> tuple[float, float]:
+    """A point on the (curved) edge from box `a` to box `b`, `along` the way across the gap between them."""
     (xa, ya), (xb, yb) = _center(a), _center(b)
-    x = (a.get_x() + a.get_width() + b.get_x()) / 2
+    x = a.get_x() + a.get_width() + along * (b.get_x() - a.get_x() - a.get_width())
     t = (x - xa) / (xb - xa) if xb != xa else 0.5
     # arc3 bends towards (dy, -dx) * rad at its middle; a quadratic Bezier reaches half of that.
     bend = 2 * t * (1 - t) * rad
     return x + bend * (yb - ya), ya + t * (yb - ya) - bend * (xb - xa)
+
+
+def _place_label(ends: tuple[FancyBboxPatch, FancyBboxPatch], rad: float, label: str,
+                 taken: list[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """The first point along the edge where its label overlaps no label placed before; records it."""
+    w, h = len(label) * _CHAR_IN * 0.9 + 0.2, 0.3
+    for along in (0.5, 0.3, 0.7, 0.15, 0.85):
+        point = _label_point(*ends, rad, along)
+        if all(abs(point[0] - x) >= (w + ow) / 2 or abs(point[1] - y) >= (h + oh) / 2 for x, y, ow, oh in taken):
+            break
+    taken.append((point[0], point[1], w, h))
+    return point
 
 
 def _edge_rads(edges: list, column_of: dict[str, int]) -> list[float]:
@@ -164,20 +198,21 @@ def draw_job_graph(job_graph, path: str | os.PathLike | None = None) -> Figure:
     height_in = max(heights, default=1.0) + _TITLE_IN + 2 * _MARGIN_IN
     fig, ax = _canvas(width_in, height_in)
     boxes = {}
-    for x, col in zip(_column_x(widths, gap), columns):
+    for x, col in zip(_column_x(widths, gap, width_in), columns):
         for vid, y in zip(col, _stack_y([sizes[vid][1] for vid in col], 0.6, _MARGIN_IN + max(heights) / 2)):
             boxes[vid] = _box(ax, (x, y), sizes[vid], texts[vid], "#EAF2FB")
     column_of = {vid: i for i, col in enumerate(columns) for vid in col}
+    taken: list[tuple[float, float, float, float]] = []
     for edge, rad, label in zip(job_graph.edges, _edge_rads(job_graph.edges, column_of), labels):
         color = partitioner_color(edge.stream_edge.partitioner.kind.value)
         ends = (boxes[edge.source], boxes[edge.target])
         _connect(ax, ends, color, rad)
-        ax.text(*_label_point(*ends, rad), label, ha="center", va="center", fontsize=8, color=color,
+        ax.text(*_place_label(ends, rad, label, taken), label, ha="center", va="center", fontsize=8, color=color,
                 fontweight="bold", zorder=5,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": color, "linewidth": 0.6})
-    name = job_graph.stream_graph.job_name
-    ax.text(width_in / 2, height_in - _TITLE_IN / 2, f"Job graph: {name}: {len(job_graph.vertices)} tasks, "
-            f"{len(job_graph.edges)} exchanges", ha="center", va="center", fontsize=11)
+    title = (f"Job graph: {job_graph.stream_graph.job_name}: {_count(len(job_graph.vertices), 'task')}, "
+             f"{_count(len(job_graph.edges), 'exchange')}")
+    ax.text(width_in / 2, height_in - _TITLE_IN / 2, title, ha="center", va="center", fontsize=11)
     save_png(fig, path)
     return fig
 
@@ -193,14 +228,15 @@ def _execution_columns(execution_graph) -> list[list[list[str]]]:
             for col in _columns(execution_graph.job_graph)]
 
 
-def _execution_legend(ax, tm_colors: dict[str, str], kinds: list[str], remote: bool) -> None:
+def _execution_legend(ax, tm_colors: dict[str, str], kinds: list[str], local: bool, remote: bool) -> None:
     handles = [Patch(facecolor=color, edgecolor="#333333", label=tm) for tm, color in tm_colors.items()]
-    handles.append(Line2D([], [], color="#555555", linewidth=1.2, label="local channel (same TM)"))
+    if local:
+        handles.append(Line2D([], [], color="#555555", linewidth=1.2, label="local channel (same TM)"))
     if remote:
         handles.append(Line2D([], [], color="#555555", linewidth=1.2, linestyle="--", label="remote channel"))
     handles += [Line2D([], [], color=partitioner_color(k), linewidth=2, label=k.upper()) for k in kinds]
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=len(handles) if len(handles) <= 7 else 5,
-              frameon=False, fontsize=8)
+    ncols = len(handles) if len(handles) <= 7 else 5
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, frameon=False, fontsize=8)
 
 
 def _node_size(texts: list[str]) -> tuple[float, float]:
@@ -212,7 +248,7 @@ def _group_heights(columns: list[list[list[str]]], box_h: float) -> list[list[fl
     return [[_HEADER_IN + len(g) * box_h + _NODE_GAP_IN * (len(g) - 1) for g in col] for col in columns]
 
 
-def _place_subtasks(ax, execution_graph, placements, tm_colors) -> dict[str, FancyBboxPatch]:
+def _place_subtasks(ax, execution_graph, placements, tm_colors, width_in: float) -> dict[str, FancyBboxPatch]:
     """Draw every subtask box, columns by generation, grouped by vertex; returns the boxes."""
     columns = _execution_columns(execution_graph)
     texts = {s.id: _subtask_text(s.id, placements.get(s.id)) for s in execution_graph.subtasks}
@@ -220,7 +256,7 @@ def _place_subtasks(ax, execution_graph, placements, tm_colors) -> dict[str, Fan
     heights = _group_heights(columns, size[1])
     middle = _MARGIN_IN + _LEGEND_IN + max(_stacked(h) for h in heights) / 2
     boxes = {}
-    for x, col, col_heights in zip(_column_x([size[0]] * len(columns), _GAP_IN), columns, heights):
+    for x, col, col_heights in zip(_column_x([size[0]] * len(columns), _GAP_IN, width_in), columns, heights):
         for group, y_group, h in zip(col, _stack_y(col_heights, _GROUP_GAP_IN, middle), col_heights):
             top = y_group + h / 2
             ys = _stack_y([size[1]] * len(group), _NODE_GAP_IN, y_group - _HEADER_IN / 2)
@@ -267,7 +303,7 @@ def draw_execution_graph(execution_graph, placements, path: str | os.PathLike | 
     tm_colors = taskmanager_colors(p.taskmanager for p in placements.values())
     width_in, height_in = _execution_size(execution_graph, placements)
     fig, ax = _canvas(width_in, height_in)
-    boxes = _place_subtasks(ax, execution_graph, placements, tm_colors)
+    boxes = _place_subtasks(ax, execution_graph, placements, tm_colors, width_in)
     edges = execution_graph.job_graph.edges
     remote = 0
     for channel in execution_graph.channels:
@@ -278,9 +314,10 @@ def draw_execution_graph(execution_graph, placements, path: str | os.PathLike | 
         _connect(ax, (boxes[channel.producer], boxes[channel.consumer]), partitioner_color(kind),
                  linestyle="-" if local else "--", linewidth=1.0, head=9)
     kinds = sorted({e.stream_edge.partitioner.kind.value for e in edges})
-    _execution_legend(ax, tm_colors, kinds, remote > 0)
+    _execution_legend(ax, tm_colors, kinds, remote < len(execution_graph.channels), remote > 0)
     ax.text(width_in / 2, height_in - _TITLE_IN / 2,
-            f"Execution graph: {len(execution_graph.subtasks)} subtasks on {len(tm_colors)} TaskManager(s), "
-            f"{len(execution_graph.channels)} channels ({remote} remote)", ha="center", va="center", fontsize=11)
+            f"Execution graph: {_count(len(execution_graph.subtasks), 'subtask')} on "
+            f"{_count(len(tm_colors), 'TaskManager')}, {_count(len(execution_graph.channels), 'channel')} "
+            f"({remote} remote)", ha="center", va="center", fontsize=11)
     save_png(fig, path)
     return fig

@@ -59,8 +59,8 @@ def _channel_ends(execution_graph) -> dict[str, tuple[str, str, str]]:
 def channel_messages(trace: Iterable[TraceEvent], execution_graph) -> list[Message]:
     """Every buffer and channel event of the trace as a `Message`, sorted by send time.
 
-    Channel ids are looked up in the execution graph (ids contain "->" twice,
-    so they are never split). An event whose `ChannelEventReceived` never came
+    Channel ids are looked up in the execution graph, never split: chained
+    vertex ids contain "->" too. An event whose `ChannelEventReceived` never came
     (the run stopped, the consumer failed) ends where it started.
 
     Args:
@@ -122,8 +122,8 @@ def _arrow(message: Message, rows: dict[str, int]) -> FancyArrowPatch:
     if message.event is None:
         return FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=7, linewidth=0.7, alpha=0.55,
                                color=partitioner_color(message.partitioner), shrinkA=0, shrinkB=0, zorder=3)
-    return FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=11, linewidth=1.3, linestyle="--",
-                           color=EVENT_COLOR, shrinkA=0, shrinkB=0, zorder=4)
+    return FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, linewidth=1.0, linestyle="--",
+                           color=EVENT_COLOR, alpha=0.75, shrinkA=0, shrinkB=0, zorder=4)
 
 
 def _legend_handles(shown: list[Message], failed: bool) -> list:
@@ -131,7 +131,7 @@ def _legend_handles(shown: list[Message], failed: bool) -> list:
     for kind in sorted({m.partitioner for m in shown if m.event is None}):
         handles.append(Line2D([], [], color=partitioner_color(kind), linewidth=1.5, label=f"buffer ({kind.upper()})"))
     for name in sorted({m.event for m in shown if m.event is not None}):
-        handles.append(Line2D([], [], color=EVENT_COLOR, linewidth=1.3, linestyle="--", marker=">",
+        handles.append(Line2D([], [], color=EVENT_COLOR, linewidth=1.0, linestyle="--", marker=">",
                               markersize=5, label=name))
     return handles
 
@@ -193,7 +193,8 @@ def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, sta
     setup_lanes(ax, lanes)
     pad = max(end_us - start_us, 10) * 0.01
     ax.set_xlim(ms(start_us - pad), ms(end_us + pad))
-    ax.legend(handles=_legend_handles(shown, failed), loc="lower left", bbox_to_anchor=(0, 1.01), ncols=5,
+    handles = _legend_handles(shown, failed)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=len(handles) if len(handles) <= 6 else -(-len(handles) // 2),
               frameon=False, fontsize=9, borderaxespad=0)
     total = sum(1 for m in window if m.event is None)
     fig.suptitle(_title(result, start_us, end_us, total, step), fontsize=11)

@@ -1,6 +1,6 @@
 """The cost model: what work costs in virtual time, in one documented place.
 
-Layer: `sim.cluster` (pure data). The runtime counts what it did (records per
+Layer: `sim.runtime` (pure data). The runtime counts what it did (records per
 operator, bytes in and out); the task thread turns the counts into CPU time
 with these prices. Every price is an integer with its unit in its name; CPU
 prices are nanoseconds so that sub-microsecond costs add up without drift.

@@ -1,0 +1,67 @@
+"""The command line: it runs scenarios and writes their files; every error is one clear line."""
+
+import subprocess
+import sys
+
+from sim.cli import main
+from sim.trace import Trace
+from tests.conftest import ROOT, SCENARIOS
+
+
+def test_run_writes_trace_summary_digest(tmp_path, capsys):
+    """`run` prints the summary and writes trace.jsonl (loadable), summary.txt and digest.txt."""
+    code = main(["run", str(SCENARIOS / "02_redistribution_order.py"), "--seed", "1", "--out", str(tmp_path),
+                 "--no-figures"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "FINISHED" in printed and "keyBy edge" in printed
+    trace = Trace.read_jsonl(tmp_path / "trace.jsonl")
+    assert trace.digest() == (tmp_path / "digest.txt").read_text().strip()
+    assert "FINISHED" in (tmp_path / "summary.txt").read_text()
+
+
+def test_missing_file_is_one_clear_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sim: error: scenario file") and "nope.py" in err and "not found" in err
+
+
+def test_scenario_that_raises_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def build(seed):\n    raise ValueError('no such topic')\n")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "scenario bad: build(0) raised ValueError: no such topic" in err
+    assert "Traceback" not in err
+
+
+def test_scenario_without_build_is_one_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty.py"
+    empty.write_text("X = 1\n")
+    assert main(["run", str(empty)]) == 2
+    assert "defines no build(seed) function" in capsys.readouterr().err
+
+
+def test_bad_option_and_help_from_a_subprocess():
+    """argparse errors exit 2 with a usage line; --help explains every command."""
+    bad = subprocess.run([sys.executable, "-m", "sim", "run", "x.py", "--seed", "seven"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid int value" in bad.stderr and "Traceback" not in bad.stderr
+    helped = subprocess.run([sys.executable, "-m", "sim", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert helped.returncode == 0 and "run" in helped.stdout
+
+
+def test_failed_job_exits_non_zero(tmp_path, capsys):
+    """A job whose user function raises: summary names the operator, exit code 1."""
+    failing = tmp_path / "failing.py"
+    failing.write_text(
+        "from sim import Simulation\n"
+        "from sim.api import StreamExecutionEnvironment\n"
+        "def build(seed):\n"
+        "    env = StreamExecutionEnvironment.get_execution_environment()\n"
+        "    env.from_collection([1, 2, 0, 4]).map(lambda x: 10 // x).add_sink(lambda v: None)\n"
+        "    return Simulation(env, seed=seed)\n"
+    )
+    assert main(["run", str(failing), "--out", str(tmp_path / "o"), "--no-figures"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "map[0]: ZeroDivisionError" in out and "(record 0)" in out
