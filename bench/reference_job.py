@@ -53,7 +53,7 @@ def simulated(records: int) -> tuple[float, int, int, str]:
     result = simulation.run()
     elapsed = time.perf_counter() - start
     assert result.status == "FINISHED", result.summary()
-    return elapsed, result.events_processed, len(result.raw_outputs["sink"]), result.digest
+    return elapsed, result.events_processed, len(result.sink_logs["sink"].values), result.digest
 
 
 def plain(records: int) -> tuple[float, int]:

@@ -19,10 +19,16 @@ from typing import Any, Sequence
 
 @dataclass
 class ReaderPoll:
-    """One poll of a reader: the records it read, and whether it is finished."""
+    """One poll of a reader: the records it read, and whether it is finished.
+
+    A reader that has nothing to give right now returns no records and, if it
+    knows, the virtual time (µs) at which to ask again in `wait_until_us`;
+    otherwise the task polls again after 1 ms.
+    """
 
     records: list[Any]
     finished: bool
+    wait_until_us: int | None = None
 
 
 class SourceReader:

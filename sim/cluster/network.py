@@ -207,7 +207,7 @@ class ChannelLink:
         self.last_arrival_us = arrival
         if self.trace.buffers:
             if item.is_event:
-                self.trace.emit(ChannelEventSent(now, self.id, item.name))
+                self.trace.emit(ChannelEventSent(now, self.id, item.name, arrival))
             else:
                 self.trace.emit(BufferSent(now, self.id, item.seq, self.backlog, arrival))
         backlog = self.backlog

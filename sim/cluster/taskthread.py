@@ -31,9 +31,13 @@ from sim.kernel.stable import stable_repr
 from sim.runtime.operators import UserFunctionError
 from sim.runtime.task import StreamTask
 from sim.trace import (
-    BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived,
+    BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived, InputEnded,
     SourceRecordsEmitted, TaskFailed, TaskFinished, Trace,
 )
+
+
+IDLE_SOURCE_POLL_US = 1_000
+"""How long a source waits before polling again when its reader had nothing and named no time."""
 
 
 @dataclass
@@ -116,7 +120,7 @@ class TaskThread:
     def run_mailbox(self):
         """SimPy process. The mailbox loop: wait for output, take input, process, charge CPU."""
         try:
-            self.task.clock.now_us = self.env.now
+            self.task.begin_step(self.env.now)
             self.task.open()
             if self.task.is_source:
                 yield from self._run_source()
@@ -130,14 +134,17 @@ class TaskThread:
     def _run_source(self):
         while True:
             yield from self._await_output()
-            self.task.clock.now_us = self.env.now
+            self.task.begin_step(self.env.now)
             self.in_step = True
-            count, finished, cost_ns = self.task.source_step()
+            count, finished, wait_until_us, cost_ns = self.task.source_step()
             busy_us = yield from self._charge(cost_ns)
-            if self.trace.buffers:
-                self.trace.emit(SourceRecordsEmitted(self.env.now - busy_us, self.id, count, busy_us))
+            if self.trace.buffers and count:
+                self.trace.emit(SourceRecordsEmitted(self.env.now, self.id, count, busy_us))
             if finished:
                 break
+            if not count:
+                # Nothing to read now: wait as the reader asked, and never spin in zero time.
+                yield self.env.timeout(max(1, (wait_until_us or self.env.now + IDLE_SOURCE_POLL_US) - self.env.now))
         yield from self._end_input()
 
     def _run_inputs(self):
@@ -149,7 +156,7 @@ class TaskThread:
                 yield gate.wait()
                 continue
             link, item = polled
-            self.task.clock.now_us = self.env.now
+            self.task.begin_step(self.env.now)
             if item.is_event:
                 if self.trace.buffers:
                     self.trace.emit(ChannelEventReceived(self.env.now, self.id, link.id, item.name))
@@ -162,15 +169,16 @@ class TaskThread:
             busy_us = yield from self._charge(cost_ns)
             link.recycle()
             if self.trace.buffers:
-                self.trace.emit(BufferConsumed(self.env.now - busy_us, self.id, link.id, item.seq,
-                                               len(item.values), busy_us))
+                self.trace.emit(BufferConsumed(self.env.now, self.id, link.id, item.seq, len(item.values), busy_us))
         yield from self._end_input()
 
     def _end_input(self):
-        self.task.clock.now_us = self.env.now
+        self.task.begin_step(self.env.now)
         self.in_step = True
         cost_ns = self.task.end_input()
-        yield from self._charge(cost_ns)
+        busy_us = yield from self._charge(cost_ns)
+        if self.trace.buffers:
+            self.trace.emit(InputEnded(self.env.now, self.id, busy_us))
 
     def _charge(self, cost_ns: int):
         """Hold a core for the step's CPU time, then publish what the step produced."""

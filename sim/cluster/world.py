@@ -21,6 +21,7 @@ from sim.cluster.taskthread import TaskFailure, TaskThread
 from sim.graph.execution_graph import ExecutionGraph
 from sim.kernel.clock import ms_to_us
 from sim.kernel.rng import RngStreams
+from sim.runtime.operators import SinkLog
 from sim.runtime.task import StreamTask, TaskClock
 from sim.trace import TaskDeployed, Trace
 
@@ -29,7 +30,7 @@ class World:
     """Every simulated part of one run; `threads` in execution-graph order."""
 
     def __init__(self, env: simpy.Environment, eg: ExecutionGraph, cluster: ClusterSpec, trace: Trace,
-                 rng: RngStreams, sink_records: Callable[[str], list],
+                 rng: RngStreams, sink_log: Callable[[str], SinkLog],
                  on_done: Callable[[TaskThread, TaskFailure | None], None], stdout: Any = None):
         self.env = env
         self.eg = eg
@@ -38,7 +39,7 @@ class World:
         self.nics = {name: Nic() for name in cluster.taskmanager_names}
         self.links = self._make_links(trace, rng)
         self.threads: list[TaskThread] = []
-        self._build_threads(trace, rng, sink_records, on_done, stdout)
+        self._build_threads(trace, rng, sink_log, on_done, stdout)
 
     def _make_links(self, trace: Trace, rng: RngStreams) -> dict[str, ChannelLink]:
         links = {}
@@ -55,7 +56,7 @@ class World:
             count[p.taskmanager] = count.get(p.taskmanager, 0) + 1
         return count
 
-    def _build_threads(self, trace: Trace, rng: RngStreams, sink_records: Callable, on_done: Callable,
+    def _build_threads(self, trace: Trace, rng: RngStreams, sink_log: Callable, on_done: Callable,
                        stdout: Any) -> None:
         sg = self.eg.job_graph.stream_graph
         per_tm = self._threads_per_tm()
@@ -67,7 +68,7 @@ class World:
             holder: list[TaskThread] = []
             task = StreamTask(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
                               on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
-                              sink_records=sink_records, buffer_size_bytes=self.cluster.network.segment_size_bytes,
+                              sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
                               buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout)
             outputs = {e: [self.links[ch.id] for ch in chans] for e, chans in s.outputs.items()}
             inputs = [self.links[ch.id] for ch in s.inputs]

@@ -9,8 +9,12 @@ to side outputs by tag. A user function that raises is wrapped in
 
 For speed, `open()` builds each operator's per-record path as a closure
 (`process_element`) whose hot names are bound as default arguments (fast
-locals); the operator counts its input records in that closure, which is what
-the cost model charges for. The extra parameters are never passed by callers. Outputs must be wired
+locals; callers never pass them). The cost model charges per record entering
+each operator, and the counts are derived rather than counted: a one-to-one
+operator (map, reduce, sink) emits exactly what it took in, so only operators
+that emit any number of records per input (filter, flat_map, process) count
+what they emit, and the task derives every operator's input from its
+parent's output (`emitted`). Outputs must be wired
 before `open()`, so a chain is opened from its tail to its head.
 
 Flink counterpart: `StreamMap`, `StreamFlatMap`, `StreamFilter`,
@@ -22,6 +26,7 @@ dicts and plain numbers.
 
 from __future__ import annotations
 
+import copy
 import sys
 import types
 from typing import Any, Callable
@@ -31,7 +36,9 @@ from sim.api.functions import (
     ReduceFunction, RuntimeContext, SinkFunction, TimerService,
 )
 from sim.graph.stream_graph import StreamNode
+from sim.kernel.stable import stable_repr
 from sim.state.heap import HeapKeyedStateBackend
+from sim.trace import RecordWritten, Trace
 
 _MISSING = object()
 
@@ -64,16 +71,24 @@ class StreamOperator:
         self.output: Callable[[Any], None] = _discard
         self.side_outputs: dict[str, Callable[[Any], None]] = {}
         self.function = node.operator.function
-        self._count: Callable[[], int] = lambda: 0
+        self.records_in = 0
 
-    @property
-    def records_in(self) -> int:
-        """Records this operator has processed."""
-        return self._count()
+    def emitted(self, records_in: int) -> tuple[int, dict[str, int]]:
+        """Records emitted so far on the main output and per side-output tag, given the input count.
+
+        One record in, one record out, unless an operator says otherwise.
+        """
+        return records_in, {}
 
     def open(self) -> None:
-        """Call the user function's `open(runtime_context)`, then build the per-record path."""
+        """Give this subtask its own copy of the user's function object, open it, build the per-record path.
+
+        Flink deserialises a separate instance of a function for every subtask, so
+        what `open()` stores on `self` (state handles, the subtask index) belongs
+        to that subtask alone. Plain callables (functions, lambdas) are shared.
+        """
         if isinstance(self.function, Function):
+            self.function = self._call(lambda: copy.deepcopy(self.function), None, has_record=False)
             self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
         self.process_element = self._make_process()
 
@@ -101,8 +116,11 @@ class StreamOperator:
         try:
             for out in results:
                 if type(out) is tuple and len(out) == 2 and isinstance(out[0], OutputTag):
-                    self.side_outputs.get(out[0].tag_id, _discard)(out[1])
+                    tag = out[0].tag_id
+                    self._side_out[tag] = self._side_out.get(tag, 0) + 1
+                    self.side_outputs.get(tag, _discard)(out[1])
                 else:
+                    self._main_out += 1
                     self.output(out)
         except UserFunctionError:
             raise
@@ -112,6 +130,12 @@ class StreamOperator:
     def _make_process(self) -> Callable[[Any], None]:
         raise NotImplementedError
 
+    def _count_emitted(self) -> None:
+        """For operators that emit any number of records per input: count them as they go."""
+        self._main_out = 0
+        self._side_out: dict[str, int] = {}
+        self.emitted = lambda records_in: (self._main_out, dict(self._side_out))
+
     def process_element(self, value: Any) -> None:
         raise RuntimeError(f"{self.label} was not opened")
 
@@ -119,59 +143,56 @@ class StreamOperator:
 class MapOperator(StreamOperator):
     def _make_process(self) -> Callable[[Any], None]:
         fn = self.function.map if isinstance(self.function, MapFunction) else self.function
-        out, label, n = self.output, self.label, 0
+        out, label = self.output, self.label
 
         def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
-            nonlocal n
-            n += 1
             try:
                 result = fn(value)
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
             out(result)
 
-        self._count = lambda: n
         return process_element
 
 
 class FlatMapOperator(StreamOperator):
     def _make_process(self) -> Callable[[Any], None]:
         fn = self.function.flat_map if isinstance(self.function, FlatMapFunction) else self.function
-        out, label, n = self.output, self.label, 0
+        out, label, m = self.output, self.label, 0
 
         def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
-            nonlocal n
-            n += 1
+            nonlocal m
             try:
                 results = fn(value)
                 if results is not None:
                     for result in results:
+                        m += 1
                         out(result)
             except UserFunctionError:
                 raise
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
 
-        self._count = lambda: n
+        self.emitted = lambda records_in: (m, {})
         return process_element
 
 
 class FilterOperator(StreamOperator):
     def _make_process(self) -> Callable[[Any], None]:
         fn = self.function.filter if isinstance(self.function, FilterFunction) else self.function
-        out, label, n = self.output, self.label, 0
+        out, label, m = self.output, self.label, 0
 
         def process_element(value: Any, fn: Callable = fn, out: Callable = out) -> None:
-            nonlocal n
-            n += 1
+            nonlocal m
             try:
                 keep = fn(value)
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
             if keep:
+                m += 1
                 out(value)
 
-        self._count = lambda: n
+        self.emitted = lambda records_in: (m, {})
         return process_element
 
 
@@ -180,18 +201,16 @@ class ProcessOperator(StreamOperator):
 
     def _make_process(self) -> Callable[[Any], None]:
         ctx = ProcessFunction.Context(TimerService(self.clock))
-        fn, emit_all, label, n = self.function.process_element, self._emit_all, self.label, 0
+        fn, emit_all, label = self.function.process_element, self._emit_all, self.label
+        self._count_emitted()
 
         def process_element(value: Any) -> None:
-            nonlocal n
-            n += 1
             try:
                 results = fn(value, ctx)
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
             emit_all(results, value)
 
-        self._count = lambda: n
         return process_element
 
 
@@ -209,11 +228,10 @@ class KeyedProcessOperator(_KeyedOperator):
     def _make_process(self) -> Callable[[Any], None]:
         ctx = KeyedProcessFunction.Context(TimerService(self.clock))
         fn, key_of, backend = self.function.process_element, self.key_of, self.backend
-        emit_all, label, n = self._emit_all, self.label, 0
+        emit_all, label = self._emit_all, self.label
+        self._count_emitted()
 
         def process_element(value: Any) -> None:
-            nonlocal n
-            n += 1
             try:
                 ctx._key = backend.current_key = key_of(value)
                 results = fn(value, ctx)
@@ -221,7 +239,6 @@ class KeyedProcessOperator(_KeyedOperator):
                 raise UserFunctionError(label, value, exc) from exc
             emit_all(results, value)
 
-        self._count = lambda: n
         return process_element
 
 
@@ -240,19 +257,19 @@ class KeyedWrapperOperator(_KeyedOperator):
     def close(self) -> None:
         self.inner.close()
 
+    def emitted(self, records_in: int) -> tuple[int, dict[str, int]]:
+        return self.inner.emitted(records_in)
+
     def _make_process(self) -> Callable[[Any], None]:
-        inner, key_of, backend, label, n = self.inner.process_element, self.key_of, self.backend, self.label, 0
+        inner, key_of, backend, label = self.inner.process_element, self.key_of, self.backend, self.label
 
         def process_element(value: Any) -> None:
-            nonlocal n
-            n += 1
             try:
                 backend.current_key = key_of(value)
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
             inner(value)
 
-        self._count = lambda: n
         return process_element
 
 
@@ -262,25 +279,22 @@ class ReduceOperator(_KeyedOperator):
     def _make_process(self) -> Callable[[Any], None]:
         fn = self.function.reduce if isinstance(self.function, ReduceFunction) else self.function
         key_of, backend, values = self.key_of, self.backend, self.backend.table("_reduce", "value")
-        out, label, n = self.output, self.label, 0
+        out, label = self.output, self.label
         if isinstance(self.function, Function):
             # A function object may read keyed state through its runtime context: keep the key current.
             key_of = lambda value, _key_of=key_of: _set_key(backend, _key_of(value))  # noqa: E731
 
-        def process_element(value: Any, key_of: Callable = key_of, get: Callable = values.get, fn: Callable = fn,
+        def process_element(value: Any, key_of: Callable = key_of, values: dict = values, fn: Callable = fn,
                             out: Callable = out, missing: object = _MISSING) -> None:
-            nonlocal n
-            n += 1
             try:
                 key = key_of(value)
-                current = get(key, missing)
+                current = values.get(key, missing)
                 new = value if current is missing else fn(current, value)
             except Exception as exc:
                 raise UserFunctionError(label, value, exc) from exc
             values[key] = new
             out(new)
 
-        self._count = lambda: n
         return process_element
 
 
@@ -322,13 +336,50 @@ def aggregation(kind: str, position: int | str) -> Callable[[Any, Any], Any]:
     return lambda acc, v: v if _field(v, position) > _field(acc, position) else acc
 
 
+class SinkLog:
+    """Everything one sink wrote, all subtasks together, in the order it was written.
+
+    Values are kept plainly; `blocks` marks where each task step began, as
+    (first index, virtual time, subtask). A step is atomic, so a block holds
+    the values one subtask wrote in one step; they share its time. This costs
+    one list append per record instead of a tuple per record.
+    """
+
+    __slots__ = ("values", "blocks")
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.blocks: list[tuple[int, int, int]] = []
+
+    def mark(self, t_us: int, subtask: int) -> None:
+        """A step of `subtask` starts at `t_us`: what it writes next belongs to it."""
+        start = len(self.values)
+        if self.blocks and self.blocks[-1][0] == start:
+            self.blocks[-1] = (start, t_us, subtask)
+        else:
+            self.blocks.append((start, t_us, subtask))
+
+    def records(self) -> list[tuple[int, int, Any]]:
+        """Every value as (t_us, subtask, value), in the order written."""
+        out = []
+        ends = [b[0] for b in self.blocks[1:]] + [len(self.values)]
+        for (start, t_us, subtask), end in zip(self.blocks, ends):
+            out += [(t_us, subtask, v) for v in self.values[start:end]]
+        return out
+
+
 class SinkOperator(StreamOperator):
-    """Writes each record to the run's outputs as (t_us, subtask, value), and to the user's sink or stdout."""
+    """Hands each record to the user's sink (or stdout), then records it in the run's outputs.
+
+    A record the user's sink raised on is not recorded as written.
+    """
 
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any,
-                 records: list[tuple[int, int, Any]], stdout: Any = None):
+                 log: SinkLog, trace: Trace, task: str, stdout: Any = None):
         super().__init__(node, subtask, ctx, clock)
-        self._records = records
+        self.log = log
+        self._trace = trace
+        self._task = task
         self._stdout = stdout
 
     def _writer(self) -> Callable[[Any], None] | None:
@@ -347,18 +398,25 @@ class SinkOperator(StreamOperator):
         return fn
 
     def _make_process(self) -> Callable[[Any], None]:
-        fn, append, clock, subtask, label, n = self._writer(), self._records.append, self.clock, self.subtask, \
-            self.label, 0
+        fn, append, label = self._writer() or _discard, self.log.values.append, self.label
+        if self._trace.records:
+            fn = self._traced(fn)
 
-        def process_element(value: Any, append: Callable = append, fn: Callable | None = fn) -> None:
-            nonlocal n
-            n += 1
-            append((clock.now_us, subtask, value))
-            if fn is not None:
-                try:
-                    fn(value)
-                except Exception as exc:
-                    raise UserFunctionError(label, value, exc) from exc
+        def process_element(value: Any, append: Callable = append, fn: Callable = fn) -> None:
+            try:
+                fn(value)
+            except Exception as exc:
+                raise UserFunctionError(label, value, exc) from exc
+            append(value)
 
-        self._count = lambda: n
         return process_element
+
+    def _traced(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`fn`, then a `RecordWritten` event (records-level traces only)."""
+        trace, clock, sink, task = self._trace, self.clock, self.node.id, self._task
+
+        def write(value: Any) -> None:
+            fn(value)
+            trace.emit(RecordWritten(clock.now_us, sink, task, stable_repr(value)))
+
+        return write

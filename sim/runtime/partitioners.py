@@ -9,7 +9,7 @@ RescalePartitioner, ShufflePartitioner, BroadcastPartitioner,
 GlobalPartitioner, KeyGroupStreamPartitioner, CustomPartitionerWrapper.
 Simplified: where Flink draws from `java.util.Random` (rebalance's start,
 shuffle) the draws come from a named, seeded stream
-`partitioner.<kind>.<producer subtask>` instead.
+`partitioner.<kind>.<producer subtask>.<edge index>` instead.
 """
 
 from __future__ import annotations

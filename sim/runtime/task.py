@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from sim.api.connectors import ReaderPoll
 from sim.api.functions import LONG_MIN, RuntimeContext
 from sim.runtime.costs import CostModel
 from sim.graph.execution_graph import ExecutionGraph, Subtask
@@ -54,24 +55,23 @@ _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops
 class SourceOperator(ops.StreamOperator):
     """Polls its reader and pushes the records it read into the chain."""
 
+    read = 0
+
     def open(self) -> None:
         if isinstance(self.function, ops.Function):
             self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
         source = self.node.operator.function
         p = self.runtime_context.get_number_of_parallel_subtasks()
         self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
-        self.finished = False
         self.read = 0
-        self._count = lambda: self.read
 
-    def emit_batch(self, max_records: int) -> int:
+    def emit_batch(self, max_records: int) -> ReaderPoll:
         poll = self._call(lambda: self.reader.poll(max_records, self.clock.now_us), None, has_record=False)
         output = self.output
         for value in poll.records:
             output(value)
         self.read += len(poll.records)
-        self.finished = poll.finished
-        return len(poll.records)
+        return poll
 
 
 class StreamTask:
@@ -79,7 +79,7 @@ class StreamTask:
 
     def __init__(self, subtask: Subtask, eg: ExecutionGraph, costs: CostModel, trace: Trace, rng: RngStreams,
                  clock: TaskClock, on_output: Callable[[int, int, Any], None],
-                 sink_records: Callable[[str], list], buffer_size_bytes: int, buffer_timeout_ms: int,
+                 sink_log: Callable[[str], ops.SinkLog], buffer_size_bytes: int, buffer_timeout_ms: int,
                  stdout: Any = None):
         self.subtask = subtask
         self.id = subtask.id
@@ -89,7 +89,8 @@ class StreamTask:
         self._trace = trace
         self._rng = rng
         self._on_output = on_output
-        self._sink_records = sink_records
+        self._sink_log = sink_log
+        self._sinks: list[ops.SinkOperator] = []
         self._stdout = stdout
         self._buffer_size = buffer_size_bytes
         self._buffer_timeout_ms = buffer_timeout_ms
@@ -99,6 +100,7 @@ class StreamTask:
         self._bytes_out = 0
         self.bytes_in = 0
         self.buffers_in = 0
+        self.records_processed = 0
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
 
@@ -143,8 +145,10 @@ class StreamTask:
         if kind == "source":
             return SourceOperator(node, i, self._context(node, None), clock)
         if kind in ("print", "sink", "collect"):
-            return ops.SinkOperator(node, i, self._context(node, None), clock, self._sink_records(node.id),
-                                    self._stdout)
+            sink = ops.SinkOperator(node, i, self._context(node, None), clock, self._sink_log(node.id),
+                                    self._trace, self.id, self._stdout)
+            self._sinks.append(sink)
+            return sink
         if node.keyed is None:
             return _PLAIN[kind](node, i, self._context(node, None), clock)
         backend = HeapKeyedStateBackend(f"{node.id}[{i}]")
@@ -180,6 +184,12 @@ class StreamTask:
 
     # --- running ------------------------------------------------------------------
 
+    def begin_step(self, now_us: int) -> None:
+        """The world starts a step at `now_us`: set the clock and stamp the sinks' logs."""
+        self.clock.now_us = now_us
+        for sink in self._sinks:
+            sink.log.mark(now_us, sink.subtask)
+
     def open(self) -> None:
         """Open operators from the tail of the chain to the head, as Flink does.
 
@@ -200,14 +210,15 @@ class StreamTask:
         process = self._head_process
         for value in buffer.values:
             process(value)
+        self.records_processed += len(buffer.values)
         self.buffers_in += 1
         self.bytes_in += buffer.size_bytes
         return self._step_cost(buffer.size_bytes)
 
-    def source_step(self) -> tuple[int, bool, int]:
-        """Read one batch from the source; returns (records, finished, CPU ns)."""
-        count = self.head.emit_batch(self.costs.source_batch_records)
-        return count, self.head.finished, self._step_cost(0)
+    def source_step(self) -> tuple[int, bool, int | None, int]:
+        """Read one batch from the source; returns (records, finished, wait_until_us, CPU ns)."""
+        poll = self.head.emit_batch(self.costs.source_batch_records)
+        return len(poll.records), poll.finished, poll.wait_until_us, self._step_cost(0)
 
     def flush(self, reason: str) -> None:
         """Finish every partly filled output buffer (the buffer timeout)."""
@@ -225,6 +236,7 @@ class StreamTask:
         return self._step_cost(0)
 
     def _step_cost(self, bytes_in: int) -> int:
+        self.count_inputs()
         weighted = sum(op.records_in * self.costs.cpu_ns(op.node.id) for op in self.operators.values())
         bytes_out = sum(w.bytes_out for w in self.writers)
         cost = (weighted - self._weighted_ns + self.costs.step_overhead_ns
@@ -235,9 +247,25 @@ class StreamTask:
 
     # --- metrics ------------------------------------------------------------------
 
+    def count_inputs(self) -> None:
+        """Set every operator's `records_in` from the head's input and each parent's `emitted` counts.
+
+        Operators are in chain order (a parent before its children), and a
+        chained operator has exactly one parent.
+        """
+        head_in = self.head.read if self.is_source else self.records_processed
+        counts = {self.head.node.id: head_in}
+        for op in self.operators.values():
+            op.records_in = counts[op.node.id]
+            main, side = op.emitted(op.records_in)
+            for tag, target in self._targets[op.node.id]:
+                if isinstance(target, ops.StreamOperator):
+                    counts[target.node.id] = main if tag is None else side.get(tag, 0)
+
     @property
     def records_in(self) -> int:
         """Records the chain's head took in (read, for a source)."""
+        self.count_inputs()
         return self.head.records_in
 
     @property

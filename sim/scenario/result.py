@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sim.cluster.deployment import Placement
 from sim.cluster.taskthread import TaskFailure
 from sim.graph import ExecutionGraph
+from sim.runtime.operators import SinkLog
 from sim.trace import Trace
 
 
@@ -66,7 +67,7 @@ class RunResult:
     seed: int
     status: str
     end_time_us: int
-    raw_outputs: dict[str, list[tuple[int, int, Any]]]
+    sink_logs: dict[str, SinkLog]
     trace: Trace
     metrics: dict[str, SubtaskMetrics]
     execution_graph: ExecutionGraph
@@ -78,7 +79,7 @@ class RunResult:
     @cached_property
     def outputs(self) -> dict[str, list[SinkRecord]]:
         """Per sink id, every record it wrote as `SinkRecord(t_us, subtask, value)`, in arrival order."""
-        return {sink: [SinkRecord._make(r) for r in records] for sink, records in self.raw_outputs.items()}
+        return {sink: [SinkRecord._make(r) for r in log.records()] for sink, log in self.sink_logs.items()}
 
     @property
     def job_graph(self):
@@ -95,19 +96,19 @@ class RunResult:
 
     def _sink_id(self, sink: Any) -> str:
         if sink is None:
-            if len(self.raw_outputs) != 1:
-                raise ValueError(f"this job has sinks {sorted(self.raw_outputs)}: name one")
-            return next(iter(self.raw_outputs))
+            if len(self.sink_logs) != 1:
+                raise ValueError(f"this job has sinks {sorted(self.sink_logs)}: name one")
+            return next(iter(self.sink_logs))
         if isinstance(sink, str):
-            if sink not in self.raw_outputs:
-                raise KeyError(f"no sink {sink!r}; the sinks are {sorted(self.raw_outputs)}")
+            if sink not in self.sink_logs:
+                raise KeyError(f"no sink {sink!r}; the sinks are {sorted(self.sink_logs)}")
             return sink
         transformation = getattr(sink, "_t", sink)
         return self.sink_ids[transformation.id]
 
     def values(self, sink: Any = None) -> list[Any]:
         """The values a sink wrote, in the order they arrived (all its subtasks)."""
-        return [r[2] for r in self.raw_outputs[self._sink_id(sink)]]
+        return list(self.sink_logs[self._sink_id(sink)].values)
 
     def raise_for_failure(self) -> RunResult:
         if self.failure is not None:
@@ -120,8 +121,8 @@ class RunResult:
                  f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
         if self.failure:
             lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
-        for sink, records in self.raw_outputs.items():
-            lines.append(f"sink {sink}: {len(records)} records")
+        for sink, log in self.sink_logs.items():
+            lines.append(f"sink {sink}: {len(log.values)} records")
         header = f"{'subtask':<34}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
         lines += ["", header, "-" * len(header)]
         for m in self.metrics.values():
@@ -134,7 +135,7 @@ class RunResult:
             f"<tr><td>{html.escape(m.task)}</td><td>{m.taskmanager}</td><td>{m.records_in}</td>"
             f"<td>{m.records_out}</td><td>{m.share(m.busy_us):.0%}</td><td>{m.share(m.backpressured_us):.0%}</td>"
             f"<td>{m.share(m.idle_us):.0%}</td></tr>" for m in self.metrics.values())
-        sinks = ", ".join(f"{html.escape(k)}: {len(v)} records" for k, v in self.raw_outputs.items())
+        sinks = ", ".join(f"{html.escape(k)}: {len(v.values)} records" for k, v in self.sink_logs.items())
         return (f"<div><b>{html.escape(self.job_name)}</b> (seed {self.seed}): {self.status} at "
                 f"{self.end_time_us / 1000:.3f} ms virtual time; {sinks}<table><tr><th>subtask</th><th>tm</th>"
                 f"<th>in</th><th>out</th><th>busy</th><th>backpressured</th><th>idle</th></tr>{rows}</table></div>")

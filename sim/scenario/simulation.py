@@ -21,6 +21,7 @@ from sim.graph import build_execution_graph, build_job_graph, build_stream_graph
 from sim.kernel.clock import ms_to_us
 from sim.kernel.environment import SimEnvironment
 from sim.kernel.rng import RngStreams
+from sim.runtime.operators import SinkLog
 from sim.scenario.result import RunResult, SubtaskMetrics
 from sim.trace import JobFinished, JobStarted, RunStopped, Trace, TraceLevel
 
@@ -58,8 +59,7 @@ class Simulation:
         """Run until the job finishes or fails (or `until_ms` of virtual time passes)."""
         kernel = SimEnvironment()
         trace = Trace(self.trace_level)
-        outputs: dict[str, list[tuple[int, int, Any]]] = {
-            n.id: [] for n in self.execution_graph.job_graph.stream_graph.nodes if n.kind == "sink"}
+        outputs = {n.id: SinkLog() for n in self.execution_graph.job_graph.stream_graph.nodes if n.kind == "sink"}
         remaining = [len(self.execution_graph.subtasks)]
         failures: list[TaskFailure] = []
         stop = kernel.event()

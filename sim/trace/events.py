@@ -170,7 +170,10 @@ class BufferReceived(TraceEvent):
 
 @_event(TraceLevel.BUFFERS)
 class BufferConsumed(TraceEvent):
-    """A task processed every record of one buffer, busy from `t_us` for `busy_us`."""
+    """A task finished processing every record of one buffer at `t_us`, after `busy_us` busy.
+
+    The step ran from `t_us - busy_us` (busy includes waiting for a core).
+    """
 
     task: str
     channel: str
@@ -181,10 +184,21 @@ class BufferConsumed(TraceEvent):
 
 @_event(TraceLevel.BUFFERS)
 class SourceRecordsEmitted(TraceEvent):
-    """A source task read `records` records and pushed them through its chain."""
+    """A source task read `records` records and pushed them through its chain, ending at `t_us`.
+
+    The step ran from `t_us - busy_us`.
+    """
 
     task: str
     records: int
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class InputEnded(TraceEvent):
+    """A task finished its operators after its last input, ending at `t_us` after `busy_us` busy."""
+
+    task: str
     busy_us: int
 
 
@@ -198,10 +212,11 @@ class CreditAnnounced(TraceEvent):
 
 @_event(TraceLevel.BUFFERS)
 class ChannelEventSent(TraceEvent):
-    """A producer sent an in-band event (e.g. "EndOfPartition") on a channel."""
+    """A producer sent an in-band event (e.g. "EndOfPartition") on a channel; it arrives at `arrival_us`."""
 
     channel: str
     event: str
+    arrival_us: int
 
 
 @_event(TraceLevel.BUFFERS)

@@ -1,15 +1,14 @@
 """Space-time (Lamport) diagrams: buffers and channel events as arrows between subtask lanes.
 
 Layer: `sim.viz`. Reads only trace events (`BufferSent`, `ChannelEventSent`,
-`ChannelEventReceived`, busy and backpressure spans, failures) and the
+busy and backpressure spans, failures) and the
 execution and job graphs (lane order, a channel's two ends and its
 partitioner); never a live task or channel.
 
 A buffer is an arrow from its producer's lane at the time it left to its
 consumer's lane at the time it arrived (`BufferSent.arrival_us`). A channel
-event (end of partition, later barriers) has no arrival time in the trace, so
-its dashed arrow ends when the consumer took it (`ChannelEventReceived`),
-matched per channel and event name in order.
+event (end of partition, later barriers) is a dashed arrow drawn the same way
+(`ChannelEventSent.arrival_us`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
-from sim.trace import BufferSent, ChannelEventReceived, ChannelEventSent, TraceEvent
+from sim.trace import BufferSent, ChannelEventSent, TraceEvent
 from sim.viz.style import EVENT_COLOR, lane_order, lanes_height_in, ms, new_figure, partitioner_color, save_png
 from sim.viz.timeline import (
     draw_failures, draw_state_bars, lane_legend_handles, setup_lanes, task_failures, task_spans, trace_end_us,
@@ -60,8 +59,7 @@ def channel_messages(trace: Iterable[TraceEvent], execution_graph) -> list[Messa
     """Every buffer and channel event of the trace as a `Message`, sorted by send time.
 
     Channel ids are looked up in the execution graph, never split: chained
-    vertex ids contain "->" too. An event whose `ChannelEventReceived` never came
-    (the run stopped, the consumer failed) ends where it started.
+    vertex ids contain "->" too. Buffers and events both carry their arrival time.
 
     Args:
         trace: the run's trace.
@@ -71,21 +69,14 @@ def channel_messages(trace: Iterable[TraceEvent], execution_graph) -> list[Messa
         Messages ordered by (sent_us, trace order).
     """
     ends = _channel_ends(execution_graph)
-    received: dict[tuple[str, str], list[int]] = {}
-    events = list(trace)
-    for e in events:
-        if isinstance(e, ChannelEventReceived):
-            received.setdefault((e.channel, e.event), []).append(e.t_us)
     out: list[Message] = []
-    for e in events:
+    for e in trace:
         if isinstance(e, BufferSent) and e.channel in ends:
             producer, consumer, kind = ends[e.channel]
             out.append(Message(e.t_us, e.arrival_us, producer, consumer, e.channel, kind))
         elif isinstance(e, ChannelEventSent) and e.channel in ends:
             producer, consumer, kind = ends[e.channel]
-            queue = received.get((e.channel, e.event), [])
-            at = queue.pop(0) if queue else e.t_us
-            out.append(Message(e.t_us, max(at, e.t_us), producer, consumer, e.channel, kind, e.event))
+            out.append(Message(e.t_us, e.arrival_us, producer, consumer, e.channel, kind, e.event))
     return sorted(out, key=lambda m: m.sent_us)
 
 

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.trace import (
-    BackpressureEnded, BackpressureStarted, BufferConsumed, SourceRecordsEmitted, TaskDeployed, TaskFailed,
+    BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, SourceRecordsEmitted, TaskDeployed, TaskFailed,
     TaskFinished, TraceEvent,
 )
 from sim.viz.style import (
@@ -38,11 +38,8 @@ BACKPRESSURED = "backpressured"
 
 
 def trace_end_us(trace: Iterable[TraceEvent]) -> int:
-    """The last virtual time the trace speaks of (event times and the ends of busy steps)."""
-    end = 0
-    for e in trace:
-        end = max(end, e.t_us + getattr(e, "busy_us", 0))
-    return end
+    """The last virtual time the trace speaks of (steps are stamped at their end)."""
+    return max((e.t_us for e in trace), default=0)
 
 
 def _merged(spans: list[Span]) -> list[Span]:
@@ -60,8 +57,8 @@ def _merged(spans: list[Span]) -> list[Span]:
 def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
     """Busy and backpressured spans per subtask, from a BUFFERS-level trace.
 
-    A busy span is `[t_us, t_us + busy_us)` of a `BufferConsumed` or
-    `SourceRecordsEmitted`; a backpressured span runs from `BackpressureStarted`
+    A busy span is `[t_us - busy_us, t_us)` of a `BufferConsumed`,
+    `SourceRecordsEmitted` or `InputEnded` (stamped when the step ended); a backpressured span runs from `BackpressureStarted`
     to the matching `BackpressureEnded`, or to the task's finish or failure, or
     to the end of the trace if neither came. Idle is the gap between spans.
     Empty spans are dropped; touching spans of one state are merged.
@@ -84,9 +81,9 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
             spans.setdefault(task, []).append((start, end_us, BACKPRESSURED))
 
     for e in events:
-        if isinstance(e, (BufferConsumed, SourceRecordsEmitted)):
+        if isinstance(e, (BufferConsumed, SourceRecordsEmitted, InputEnded)):
             if e.busy_us > 0:
-                spans.setdefault(e.task, []).append((e.t_us, e.t_us + e.busy_us, BUSY))
+                spans.setdefault(e.task, []).append((e.t_us - e.busy_us, e.t_us, BUSY))
         elif isinstance(e, BackpressureStarted):
             waiting.setdefault(e.task, e.t_us)
         elif isinstance(e, (BackpressureEnded, TaskFinished, TaskFailed)):

@@ -149,13 +149,18 @@ def test_class_based_keyed_state_job() -> None:
     assert _count_per_key(1) == COUNTS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: one user function object is shared by all parallel subtasks; open() of the last subtask overwrites "
-    "the state handles the others stored on self, so keyed state mixes across subtasks (Flink gives every "
-    "subtask its own deserialized copy of the function)"))
 def test_class_based_keyed_state_job_in_parallel() -> None:
-    """The same job at p=3 gives the same per-key results: each subtask has its own function instance."""
-    assert _count_per_key(3) == COUNTS
+    """At p=3 each subtask has its own function instance, so per-key state stays per key.
+
+    A key's records reach its subtask through different map subtasks (rebalance),
+    and Flink keeps order only per sender-receiver pair, so the running sums may
+    come in another order; the counts still run 1..n and the final totals match.
+    """
+    got = _count_per_key(3)
+    assert sorted(got) == sorted(COUNTS)
+    for key, expected in COUNTS.items():
+        assert [count for _, count, _ in got[key]] == list(range(1, len(expected) + 1))
+        assert got[key][-1][2] == expected[-1][2]
 
 
 class SubtaskIndex(MapFunction):
@@ -166,9 +171,6 @@ class SubtaskIndex(MapFunction):
         return self.index
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: one user function object is shared by all parallel subtasks, so attributes set in open() hold the "
-    "last-opened subtask's values (here every record reports subtask 2)"))
 def test_each_subtask_has_its_own_function_instance() -> None:
     """A value stored in open() is the subtask's own: map returns the index of the subtask that ran it."""
     env = StreamExecutionEnvironment.get_execution_environment()
@@ -271,7 +273,7 @@ def test_execute_and_collect_with_limit() -> None:
 
 
 def test_execute_and_collect_leaves_the_job_reusable() -> None:
-    """The collect sink is removed after the run: collecting twice gives the same records, and close() ends iteration."""
+    """The collect sink is removed after the run, so collecting twice works; close() ends the iteration."""
     env = StreamExecutionEnvironment.get_execution_environment()
     ds = env.from_collection(["a", "b"]).map(str.upper)
     first = ds.execute_and_collect()

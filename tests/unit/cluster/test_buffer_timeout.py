@@ -161,3 +161,50 @@ def test_custom_one_record_source_is_flushed_by_timeout() -> None:
     assert result.status == "FINISHED"
     assert result.values("sink") == [2 * v for v in range(33)]
     assert [(f.reason, f.records) for f in _flushes(result)] == [("timeout", 10)] * 3 + [("event", 3)]
+
+
+class _WaitingReader(SourceReader):
+    """Reads nothing until `ready_us` of virtual time, then one record; refuses to spin without time passing."""
+
+    def __init__(self, ready_us: int):
+        self.ready_us = ready_us
+        self.polls_at = (-1, 0)
+
+    def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        last, count = self.polls_at
+        self.polls_at = (now_us, count + 1 if now_us == last else 1)
+        if self.polls_at[1] > 1_000:
+            raise RuntimeError(f"polled 1000 times at {now_us} us: virtual time does not advance")
+        if now_us < self.ready_us:
+            return ReaderPoll([], False)
+        return ReaderPoll(["ready"], True)
+
+
+class _WaitingSource(Source):
+    name = "Waiting"
+    parallel = False
+
+    def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        return _WaitingReader(1_000)
+
+
+def _waiting_job(costs: CostModel):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.from_source(_WaitingSource()).add_sink(lambda v: None)
+    return Simulation(env, cluster=ClusterSpec(costs=costs), seed=1).run(until_ms=10)
+
+
+def test_source_polling_empty_advances_time_by_the_step_cost() -> None:
+    """A reader that returns nothing until 1 ms is polled every step (2 us overhead) until it has data."""
+    result = _waiting_job(CostModel())
+    assert result.status == "FINISHED"
+    assert result.values("sink") == ["ready"]
+    assert 1_000 <= result.outputs["sink"][0].t_us < 1_010
+
+
+def test_source_polling_empty_with_zero_costs_does_not_spin() -> None:
+    """Zero CPU prices are allowed; an empty poll must still let virtual time move on."""
+    result = _waiting_job(CostModel(record_cpu_ns=0, step_overhead_ns=0, serialize_ns_per_byte=0,
+                                    deserialize_ns_per_byte=0))
+    assert result.status == "FINISHED"
+    assert result.values("sink") == ["ready"]

@@ -147,7 +147,7 @@ def _held_over_time(result) -> tuple[dict[str, int], dict[str, int]]:
     """Peak data buffers held per input channel and per consumer gate.
 
     A buffer is held from BufferReceived until it is recycled, i.e. until its
-    BufferConsumed step ends (t_us + busy_us). At equal times, recycling comes
+    BufferConsumed step ends (its t_us: steps are stamped when they end). At equal times, recycling comes
     first: the credit it frees is what lets the next buffer in.
     """
     consumer_of = {ch.id: ch.consumer for ch in result.execution_graph.channels}
@@ -155,7 +155,7 @@ def _held_over_time(result) -> tuple[dict[str, int], dict[str, int]]:
     for e in result.trace.of_type(BufferReceived):
         changes.append((e.t_us, 1, e.channel, +1))
     for e in result.trace.of_type(BufferConsumed):
-        changes.append((e.t_us + e.busy_us, 0, e.channel, -1))
+        changes.append((e.t_us, 0, e.channel, -1))
     held_channel, held_gate = defaultdict(int), defaultdict(int)
     peak_channel, peak_gate = defaultdict(int), defaultdict(int)
     for _, _, channel, delta in sorted(changes):

@@ -78,7 +78,8 @@ def test_set_parallelism_on_a_non_parallel_source() -> None:
     """from_collection is non-parallel: set_parallelism(2) fails at once, naming it; set_parallelism(1) is fine."""
     env = _env(2)
     ds = env.from_collection([1, 2, 3])
-    with pytest.raises(ValueError, match=r"'Collection Source' is a non-parallel operator: its parallelism must be 1, got 2"):
+    message = r"'Collection Source' is a non-parallel operator: its parallelism must be 1, got 2"
+    with pytest.raises(ValueError, match=message):
         ds.set_parallelism(2)
     ds.set_parallelism(1)
 
@@ -126,7 +127,8 @@ def test_cluster_too_small_counts_slot_sharing_groups_separately() -> None:
     """Two slot-sharing groups of parallelism 2 need 4 slots."""
     env = _env(2)
     env.from_sequence(1, 10).map(lambda v: v).slot_sharing_group("other").print()
-    with pytest.raises(ClusterTooSmallError, match=r"needs 4 task slots \(group 'default' needs 2, group 'other' needs 2\)"):
+    message = r"needs 4 task slots \(group 'default' needs 2, group 'other' needs 2\)"
+    with pytest.raises(ClusterTooSmallError, match=message):
         Simulation(env, cluster=ClusterSpec(task_managers=1, slots_per_task_manager=3)).run()
 
 

@@ -13,7 +13,6 @@ import math
 import pytest
 
 from sim import Simulation, TraceLevel
-
 from sim.api import StreamExecutionEnvironment
 from sim.graph import build_execution_graph, build_job_graph, build_stream_graph, pointwise_targets
 from sim.trace import RecordSent
@@ -99,7 +98,8 @@ def test_rescale_channels_follow_pointwise_wiring(s: int, t: int) -> None:
     for sub in eg.subtasks_of("source"):
         (chans,) = sub.outputs.values()
         assert [ch.subpartition for ch in chans] == list(range(len(chans)))
-        assert [ch.id for ch in chans] == [f"source[{sub.index}]->map->sink[{j}]" for j in _reference_targets(sub.index, s, t)]
+        expected = [f"source[{sub.index}]->map->sink[{j}]" for j in _reference_targets(sub.index, s, t)]
+        assert [ch.id for ch in chans] == expected
     for sub in eg.subtasks_of("map->sink"):
         assert [ch.input_index for ch in sub.inputs] == list(range(len(sub.inputs)))
         assert sub.inputs, f"{sub.id} has no input"

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from sim import ClusterSpec, Simulation, TraceLevel
+from sim import Simulation, TraceLevel
 from sim.api import Partitioner, StreamExecutionEnvironment, Types
 from sim.api.transformations import PartitionerKind, PartitionerSpec
 from sim.runtime.partitioners import KeySelectionError, make_selector
@@ -26,10 +26,8 @@ def _selector(kind: PartitionerKind, n: int, seed: int = 0, max_parallelism: int
     return make_selector(PartitionerSpec(kind, **spec), n, max_parallelism, random.Random(seed))
 
 
-def _run(env: StreamExecutionEnvironment, seed: int = 1, level: TraceLevel = TraceLevel.RECORDS, **cluster):
-    result = Simulation(env, cluster=ClusterSpec(**cluster) if cluster else None, seed=seed,
-                        trace_level=level).run()
-    return result
+def _run(env: StreamExecutionEnvironment, seed: int = 1, level: TraceLevel = TraceLevel.RECORDS):
+    return Simulation(env, seed=seed, trace_level=level).run()
 
 
 def _sent_by_task(result, task_prefix: str) -> dict[str, list[tuple[str, str]]]:
@@ -321,3 +319,28 @@ def test_custom_partitioner_out_of_range_fails_the_job_naming_the_operator() -> 
     assert str(result.failure).startswith("map[0] failed on record 2")
     (failed,) = result.trace.of_type(TaskFailed)
     assert failed.task == "source->map[0]" and failed.operator == "map[0]"
+
+
+def test_key_of_the_wrong_declared_type_fails_the_producer() -> None:
+    """key_type=Types.INT() with a string key: the routing subtask fails with the type error, naming itself."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    env.from_collection([("a", 1)]).key_by(lambda t: t[0], key_type=Types.INT()).sum(1).add_sink(lambda v: None)
+    result = _run(env, level=TraceLevel.BUFFERS)
+    assert result.status == "FAILED"
+    assert result.failure.operator == "source[0]"
+    assert result.failure.error == "TypeError: a key of type INT must be an int in 32-bit range, got 'a'"
+
+
+def test_key_by_uses_the_downstream_operators_max_parallelism() -> None:
+    """With sum(...).set_max_parallelism(4) at p=4 the key group is the subtask: murmur % 4.
+
+    Murmur values from the fact sheet: 0 -> 593689054 (% 4 = 2), 1 -> 68075478 (2), 42 -> 1134849565 (1);
+    at the default 128, key 42 (kg 29) would go to subtask 0 instead.
+    """
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(4)
+    env.from_collection([(0, 1), (1, 1), (42, 1)]).key_by(lambda t: t[0]).sum(1).set_max_parallelism(4) \
+        .add_sink(lambda v: None)
+    result = _run(env, level=TraceLevel.BUFFERS)
+    assert {r.value[0]: r.subtask for r in result.outputs["sink"]} == {0: 2, 1: 2, 42: 1}

@@ -44,9 +44,6 @@ def test_records_level_sends_every_record_on_every_exchange() -> None:
     assert flushed == len(sent)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap: TraceLevel.RECORDS is documented to add 'every record ... written by a sink' and RecordWritten "
-    "exists in the event catalogue, but no sink ever emits it"))
 def test_records_level_writes_every_sink_record() -> None:
     """TraceLevel.RECORDS: one RecordWritten per record a sink wrote."""
     result = Simulation(_job(), trace_level=TraceLevel.RECORDS, seed=4).run()

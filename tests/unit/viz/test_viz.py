@@ -76,12 +76,12 @@ def test_task_spans_of_a_scripted_trace():
     trace = [
         TaskDeployed(0, "a[0]", "tm-0", 0),
         TaskDeployed(0, "b[0]", "tm-0", 0),
-        SourceRecordsEmitted(0, "a[0]", 10, 5),
-        SourceRecordsEmitted(5, "a[0]", 10, 5),  # touches the previous step: merged
+        SourceRecordsEmitted(5, "a[0]", 10, 5),  # steps are stamped when they end: [0, 5)
+        SourceRecordsEmitted(10, "a[0]", 10, 5),  # touches the previous step: merged
         BackpressureStarted(10, "a[0]"),
         BackpressureEnded(30, "a[0]"),
         BufferConsumed(40, "b[0]", "a[0]->b[0]", 0, 10, 0),  # no CPU: no span
-        BufferConsumed(41, "b[0]", "a[0]->b[0]", 1, 10, 9),
+        BufferConsumed(50, "b[0]", "a[0]->b[0]", 1, 10, 9),
         BackpressureStarted(50, "a[0]"),
         BackpressureStarted(55, "b[0]"),
         TaskFinished(60, "b[0]"),  # closes b's backpressure
