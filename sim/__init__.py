@@ -18,13 +18,13 @@ Layout (upper layers import lower ones, never the reverse):
     sim.kernel                    time, named random streams, stable hashing
 """
 
-from sim.cluster import ClusterSpec, ClusterTooSmallError, CostModel, LinkSpec, NetworkConfig
+from sim.cluster import ClusterSpec, ClusterTooSmallError, CostModel, LinkSpec, NetworkConfig, StorageSpec
 from sim.graph import JobBuildError
 from sim.scenario import JobExecutionError, JobExecutionResult, RunResult, Simulation
 from sim.trace import Trace, TraceLevel
 
 __all__ = [
     "ClusterSpec", "ClusterTooSmallError", "CostModel", "JobBuildError", "JobExecutionError", "JobExecutionResult",
-    "LinkSpec", "NetworkConfig", "RunResult", "Simulation", "Trace", "TraceLevel",
+    "LinkSpec", "NetworkConfig", "RunResult", "Simulation", "StorageSpec", "Trace", "TraceLevel",
 ]
 __version__ = "0.1.0"

@@ -12,11 +12,20 @@ from sim.api.functions import (
     FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimerService,
 )
-from sim.api.state import StateDescriptor, ValueState, ValueStateDescriptor
+from sim.api.checkpointing import (
+    CheckpointConfig, CheckpointingMode, EmbeddedRocksDBStateBackend, HashMapStateBackend, StateBackend,
+)
+from sim.api.state import (
+    AggregateFunction, AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
+    MapStateDescriptor, ReducingState, ReducingStateDescriptor, StateDescriptor, ValueState, ValueStateDescriptor,
+)
 from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
+    "AggregateFunction", "AggregatingState", "AggregatingStateDescriptor", "CheckpointConfig", "CheckpointingMode",
+    "EmbeddedRocksDBStateBackend", "HashMapStateBackend", "ListState", "ListStateDescriptor", "MapState",
+    "MapStateDescriptor", "ReducingState", "ReducingStateDescriptor", "StateBackend",
     "ChainingStrategy", "CloseableIterator", "CollectionSource", "DataStream", "DataStreamSink", "FilterFunction",
     "FlatMapFunction", "Function", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
     "NumberSequenceSource", "OutputTag", "PartitionerKind", "Partitioner", "ProcessFunction", "ReaderPoll",

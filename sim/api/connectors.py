@@ -32,10 +32,33 @@ class ReaderPoll:
 
 
 class SourceReader:
-    """Reads the records of its assigned splits, in order."""
+    """Reads the records of its assigned splits, in order.
+
+    A replayable reader also implements `snapshot_state()` (its position, as
+    plain JSON-able data, taken at a checkpoint) and `restore_state(state)`.
+    """
 
     def poll(self, max_records: int, now_us: int) -> ReaderPoll:
         raise NotImplementedError
+
+    def snapshot_state(self) -> dict | None:
+        """The reader's position for a checkpoint; None if it cannot be replayed."""
+        return None
+
+    def restore_state(self, state: dict) -> None:
+        raise ValueError(f"{type(self).__name__} cannot restore a position: it is not replayable")
+
+
+class _PositionReader(SourceReader):
+    """A reader whose whole state is an integer position."""
+
+    position = 0
+
+    def snapshot_state(self) -> dict:
+        return {"position": self.position}
+
+    def restore_state(self, state: dict) -> None:
+        self.position = int(state["position"])
 
 
 class Source:
@@ -48,7 +71,7 @@ class Source:
         raise NotImplementedError
 
 
-class _ListReader(SourceReader):
+class _ListReader(_PositionReader):
     """Reads a list from a position; the position is the reader's only state."""
 
     def __init__(self, records: Sequence[Any]):
@@ -79,7 +102,7 @@ class CollectionSource(Source):
         return _ListReader(self.elements)
 
 
-class _RangeReader(SourceReader):
+class _RangeReader(_PositionReader):
     def __init__(self, start: int, end: int):
         self.position = start
         self._end = end

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
+from sim.api.checkpointing import CheckpointConfig, CheckpointingMode, HashMapStateBackend, StateBackend
 from sim.api.connectors import CollectionSource, NumberSequenceSource, Source
 from sim.api.transformations import ChainingStrategy, OperatorSpec, Transformation
 from sim.api.typeinfo import TypeInformation
@@ -57,6 +58,8 @@ class StreamExecutionEnvironment:
         self._max_parallelism: int | None = None
         self._chaining = True
         self._buffer_timeout_ms = DEFAULT_BUFFER_TIMEOUT_MS
+        self._checkpoint_config = CheckpointConfig()
+        self._state_backend: StateBackend = HashMapStateBackend()
         self.transformations: list[Transformation] = []
 
     @staticmethod
@@ -103,6 +106,32 @@ class StreamExecutionEnvironment:
 
     def get_buffer_timeout(self) -> int:
         return self._buffer_timeout_ms
+
+    def enable_checkpointing(self, interval: int, mode: CheckpointingMode | None = None) -> StreamExecutionEnvironment:
+        """Take a checkpoint every `interval` ms of virtual time (EXACTLY_ONCE unless `mode` says otherwise)."""
+        self._checkpoint_config.set_checkpoint_interval(interval)
+        if mode is not None:
+            self._checkpoint_config.set_checkpointing_mode(mode)
+        return self
+
+    def get_checkpoint_config(self) -> CheckpointConfig:
+        return self._checkpoint_config
+
+    def get_checkpoint_interval(self) -> int:
+        return self._checkpoint_config.get_checkpoint_interval()
+
+    def get_checkpointing_mode(self) -> CheckpointingMode:
+        return self._checkpoint_config.get_checkpointing_mode()
+
+    def set_state_backend(self, state_backend: StateBackend) -> StreamExecutionEnvironment:
+        if not isinstance(state_backend, StateBackend):
+            raise TypeError(f"set_state_backend needs HashMapStateBackend() or EmbeddedRocksDBStateBackend(), "
+                            f"got {type(state_backend).__name__}")
+        self._state_backend = state_backend
+        return self
+
+    def get_state_backend(self) -> StateBackend:
+        return self._state_backend
 
     # --- sources ----------------------------------------------------------------
 

@@ -71,13 +71,32 @@ class RuntimeContext:
     def get_task_name_with_subtasks(self) -> str:
         return f"{self._task_name} ({self._index + 1}/{self._parallelism})"
 
-    def get_state(self, state_descriptor: StateDescriptor) -> Any:
-        """The keyed `ValueState` for this descriptor, scoped to the current key."""
+    def _provider(self) -> Any:
         if self._state_provider is None:
             raise RuntimeError(
                 f"{self._task_name}[{self._index}] is not keyed: keyed state needs key_by() before this operator"
             )
-        return self._state_provider.get_state(state_descriptor)
+        return self._state_provider
+
+    def get_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `ValueState` for this descriptor, scoped to the current key."""
+        return self._provider().get_state(state_descriptor)
+
+    def get_list_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `ListState` for this descriptor."""
+        return self._provider().get_list_state(state_descriptor)
+
+    def get_map_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `MapState` for this descriptor."""
+        return self._provider().get_map_state(state_descriptor)
+
+    def get_reducing_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `ReducingState` for this descriptor."""
+        return self._provider().get_reducing_state(state_descriptor)
+
+    def get_aggregating_state(self, state_descriptor: StateDescriptor) -> Any:
+        """The keyed `AggregatingState` for this descriptor."""
+        return self._provider().get_aggregating_state(state_descriptor)
 
 
 class Function:

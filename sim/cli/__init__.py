@@ -47,9 +47,11 @@ def _run(args: argparse.Namespace) -> int:
     simulation = scenario.build(seed)
     if args.trace_level:
         simulation.trace_level = _LEVELS[args.trace_level]
-    result = simulation.run(until_ms=args.until_ms)
     out = Path(args.out or f"out/{scenario.name}-seed{seed}")
     out.mkdir(parents=True, exist_ok=True)
+    if simulation.checkpoint_dir is None and simulation.env.get_checkpoint_config().is_checkpointing_enabled():
+        simulation.checkpoint_dir = str(out / "checkpoints")
+    result = simulation.run(until_ms=args.until_ms)
     result.trace.write_jsonl(out / "trace.jsonl")
     summary = result.summary()
     extra = scenario.report(result)
@@ -58,6 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
     written = ["trace.jsonl", "summary.txt", "digest.txt"]
+    if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
+        written.append(f"{Path(simulation.checkpoint_dir).name}/")
     if not args.no_figures:
         from sim.viz import write_figures
 

@@ -5,6 +5,6 @@ Layer: beside `sim.runtime`; drives it. `spec` and `costs` are plain data.
 
 from sim.runtime.costs import CostModel
 from sim.cluster.deployment import ClusterTooSmallError
-from sim.cluster.spec import ClusterSpec, LinkSpec, NetworkConfig
+from sim.cluster.spec import ClusterSpec, LinkSpec, NetworkConfig, StorageSpec
 
-__all__ = ["ClusterSpec", "ClusterTooSmallError", "CostModel", "LinkSpec", "NetworkConfig"]
+__all__ = ["ClusterSpec", "ClusterTooSmallError", "CostModel", "LinkSpec", "NetworkConfig", "StorageSpec"]

@@ -17,6 +17,14 @@ fill, and backpressure moves upstream by itself.
 
 Flink counterpart: `PipelinedSubpartition`, `CreditBasedSequenceNumberingViewReader`,
 `RemoteInputChannel`, `BufferManager`, `SingleInputGate`.
+Checkpoint barriers: an aligned barrier blocks its subpartition once sent,
+until the consumer resumes it (the resume travels back over the link), so
+data behind it waits at the sender. A priority (unaligned) barrier is put at
+the head of the queue, overtaking the queued buffers, which the producer
+persists as output channel state; at the receiver it jumps ahead of the
+buffers waiting there too. A timeoutable aligned barrier still queued when its
+alignment timeout passes is promoted to a priority barrier the same way.
+
 Simplified: local channels use the same credit flow with no latency (Flink's
 local channels read the producer's queue directly); a buffer leaves the
 producer's pool when it is put on the wire.
@@ -32,7 +40,8 @@ import simpy
 
 from sim.cluster.spec import LinkSpec, NetworkConfig
 from sim.graph.execution_graph import Channel
-from sim.trace import BufferReceived, BufferSent, ChannelEventSent, CreditAnnounced, Trace
+from sim.runtime.checkpoint_events import BarrierKind, CheckpointBarrier
+from sim.trace import BarrierPromoted, BarrierSent, BufferReceived, BufferSent, ChannelEventSent, CreditAnnounced, Trace
 
 
 class Nic:
@@ -97,17 +106,31 @@ class InputGate:
         self.floating_free = config.floating_buffers_per_gate
         self.waiting: deque[ChannelLink] = deque()
         self.waiter: simpy.Event | None = None
+        self.on_priority: Callable[[], None] | None = None
         self.open_channels = len(links)
         for link in links:
             link.gate = self
 
-    def notify(self, link: ChannelLink) -> None:
+    def notify(self, link: ChannelLink, priority: bool = False) -> None:
+        """`link` has data; a priority event puts it at the front of the queue of ready channels."""
+        if priority and link.in_ready:
+            self.ready.remove(link)
+            link.in_ready = False
         if not link.in_ready:
             link.in_ready = True
-            self.ready.append(link)
-            if self.waiter is not None:
-                waiter, self.waiter = self.waiter, None
-                waiter.succeed()
+            if priority:
+                self.ready.appendleft(link)
+            else:
+                self.ready.append(link)
+        self.wake()
+        if priority and self.on_priority is not None:
+            self.on_priority()
+
+    def wake(self) -> None:
+        """Wake the task thread if it waits for input."""
+        if self.waiter is not None:
+            waiter, self.waiter = self.waiter, None
+            waiter.succeed()
 
     def poll(self) -> tuple[ChannelLink, Any] | None:
         """The next (channel, buffer or event) by the rule above, or None."""
@@ -154,6 +177,8 @@ class ChannelLink:
         self.rng = rng
         self.partition: ResultPartition | None = None
         self.gate: InputGate | None = None
+        self.blocked = False
+        self.on_overtaken: Callable[[int, list[Any]], None] | None = None
         # sender side
         self.queue: deque[Any] = deque()
         self.backlog = 0
@@ -167,16 +192,55 @@ class ChannelLink:
         self.floating = 0
         self.reported_backlog = 0
         self.last_arrival_us = 0
-        self.buffers_in_flight = 0
 
     # --- sender ---------------------------------------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        """A finished buffer or an event joins the subpartition queue."""
+        """A finished buffer or an event joins the subpartition queue (a priority barrier at its head)."""
+        if isinstance(item, CheckpointBarrier):
+            if item.is_priority:
+                self._overtake(item)
+            else:
+                self.queue.append(item)
+                if item.options.kind is BarrierKind.TIMEOUTABLE_ALIGNED:
+                    deadline = item.timestamp_us + item.options.alignment_timeout_us
+                    self.env.timeout(max(0, deadline - self.env.now)).callbacks.append(
+                        lambda _e: self._promote(item))
+            self.try_send()
+            return
         self.queue.append(item)
         if not item.is_event:
             self.backlog += 1
             self.partition.buffer_queued(self)
+        self.try_send()
+
+    def _overtake(self, barrier: CheckpointBarrier) -> None:
+        """Put a priority barrier ahead of every queued item; the data it passes is output channel state."""
+        overtaken = [item for item in self.queue if not item.is_event]
+        self.queue.appendleft(barrier)
+        if overtaken and self.on_overtaken is not None:
+            self.on_overtaken(barrier.checkpoint_id, overtaken)
+
+    def _promote(self, barrier: CheckpointBarrier) -> None:
+        """The alignment timeout passed while `barrier` still waited here: send it as a priority barrier."""
+        if barrier not in self.queue:
+            return
+        self.queue.remove(barrier)
+        if self.trace.checkpoints:
+            self.trace.emit(BarrierPromoted(self.env.now, self.id, barrier.checkpoint_id))
+        self._overtake(barrier.as_unaligned())
+        self.try_send()
+
+    def resume(self) -> None:
+        """The consumer resumed consumption after alignment: send again (after the link latency)."""
+        delay = 0 if self.link is None else self.link.latency_us
+        if delay:
+            self.env.timeout(delay).callbacks.append(lambda _e: self._unblock())
+        else:
+            self._unblock()
+
+    def _unblock(self) -> None:
+        self.blocked = False
         self.try_send()
 
     def try_send(self) -> None:
@@ -184,6 +248,8 @@ class ChannelLink:
         queue = self.queue
         while queue:
             item = queue[0]
+            if self.blocked and not getattr(item, "is_priority", False):
+                return
             if not item.is_event:
                 if self.credit <= 0:
                     return
@@ -192,6 +258,8 @@ class ChannelLink:
             if not item.is_event:
                 self.backlog -= 1
                 self.partition.buffer_sent(self)
+            elif getattr(item, "blocks_upstream", False):
+                self.blocked = True
             self._transmit(item)
 
     def _transmit(self, item: Any) -> None:
@@ -205,7 +273,10 @@ class ChannelLink:
             jitter = self.rng.randint(0, self.link.jitter_us) if self.link.jitter_us else 0
             arrival = max(done + self.link.latency_us + jitter, self.last_arrival_us)
         self.last_arrival_us = arrival
-        if self.trace.buffers:
+        if isinstance(item, CheckpointBarrier):
+            if self.trace.checkpoints:
+                self.trace.emit(BarrierSent(now, self.id, item.checkpoint_id, item.options.kind.name, arrival))
+        elif self.trace.buffers:
             if item.is_event:
                 self.trace.emit(ChannelEventSent(now, self.id, item.name, arrival))
             else:
@@ -219,6 +290,10 @@ class ChannelLink:
     # --- receiver -------------------------------------------------------------------
 
     def _deliver(self, item: Any, backlog: int) -> None:
+        if getattr(item, "is_priority", False):
+            self.received.appendleft(item)
+            self.gate.notify(self, priority=True)
+            return
         self.received.append(item)
         if not item.is_event:
             self.arrived += 1

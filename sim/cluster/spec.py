@@ -58,6 +58,25 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class StorageSpec:
+    """The checkpoint store (a distributed file system or object store) as each TaskManager sees it.
+
+    Each TaskManager uploads its snapshots one after another at `bandwidth_bytes_per_s`;
+    every upload also pays `latency_us`.
+    """
+
+    bandwidth_bytes_per_s: int = 200_000_000
+    latency_us: int = 2_000
+
+    def __post_init__(self) -> None:
+        _positive("StorageSpec", "bandwidth_bytes_per_s", self.bandwidth_bytes_per_s)
+        _positive("StorageSpec", "latency_us", self.latency_us, 0)
+
+    def upload_us(self, size_bytes: int) -> int:
+        return self.latency_us + -(-size_bytes * 1_000_000 // self.bandwidth_bytes_per_s)
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     """The simulated cluster.
 
@@ -69,6 +88,9 @@ class ClusterSpec:
         links: overrides for directed pairs, e.g. `{("tm-0", "tm-1"): LinkSpec(latency_us=5_000)}`.
         network: buffer sizes and counts.
         costs: the cost model.
+        rpc_latency_us: one-way latency of RPCs between the JobManager and a TaskManager
+            (checkpoint triggers, acknowledgements, notifications).
+        checkpoint_storage: where snapshots are uploaded.
     """
 
     task_managers: int = 1
@@ -78,11 +100,14 @@ class ClusterSpec:
     links: Mapping[tuple[str, str], LinkSpec] = field(default_factory=dict)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     costs: CostModel = field(default_factory=CostModel)
+    rpc_latency_us: int = 1_000
+    checkpoint_storage: StorageSpec = field(default_factory=StorageSpec)
 
     def __post_init__(self) -> None:
         _positive("ClusterSpec", "task_managers", self.task_managers)
         _positive("ClusterSpec", "slots_per_task_manager", self.slots_per_task_manager)
         _positive("ClusterSpec", "cores_per_task_manager", self.cores_per_task_manager)
+        _positive("ClusterSpec", "rpc_latency_us", self.rpc_latency_us, 0)
         names = set(self.taskmanager_names)
         for pair, spec in self.links.items():
             if not (isinstance(pair, tuple) and len(pair) == 2 and set(pair) <= names and pair[0] != pair[1]):

@@ -7,6 +7,10 @@ time, holding one of its TaskManager's cores. Buffers the task finished during
 a step are published when the step's CPU time has passed. A second process,
 the output flusher, finishes partly filled buffers every buffer timeout.
 
+Mailbox actions (checkpoint steps) run between steps, also while the task
+waits for input or is backpressured; so does a priority (unaligned) barrier
+that arrives meanwhile, as in Flink.
+
 Lifecycle: deployed -> running (busy / idle / backpressured) -> finished or failed.
 
 Flink counterpart: `StreamTask` mailbox loop (`MailboxProcessor`), the
@@ -79,6 +83,8 @@ class TaskThread:
         self.trace = trace
         self.cores = cores
         self.gate = InputGate(env, inputs, config) if inputs else None
+        if self.gate is not None:
+            self.gate.on_priority = self.wake
         self.outputs = outputs
         self.partitions = [ResultPartition(links, config, self._output_freed) for _, links in sorted(outputs.items())]
         self.buffer_timeout_us = buffer_timeout_us
@@ -88,11 +94,77 @@ class TaskThread:
         self.flush_requested = False
         self.finished = False
         self.output_waiter: simpy.Event | None = None
+        self.mailbox_waiter: simpy.Event | None = None
+        self.upstream: list[TaskThread] = []
+        self.checkpointing: Any = None
+        self.storage: Any = None
         self.carry_ns = 0
         self.busy_us = 0
         self.backpressured_us = 0
         self.started_us = 0
         self.ended_us: int | None = None
+
+    # --- services for checkpointing -------------------------------------------------------
+
+    def is_root(self) -> bool:
+        """A running source: the JobManager triggers checkpoints here.
+
+        A task downstream of finished sources is never triggered directly: its
+        queues may still hold their records, which only a barrier behind them
+        would account for. It finishes once it has consumed them.
+        """
+        return not self.finished and not self.upstream
+
+    def wake(self) -> None:
+        """A mailbox action arrived: wake the thread wherever it waits."""
+        if self.gate is not None:
+            self.gate.wake()
+        if self.mailbox_waiter is not None and not self.mailbox_waiter.triggered:
+            self.mailbox_waiter.succeed()
+
+    def output_edges(self) -> list[tuple[int, Any]]:
+        """(edge index, partitioner kind) of every outgoing edge, in edge order."""
+        return [(e, self.task.partitioner_kind(e)) for e in sorted(self.outputs)]
+
+    def broadcast_event(self, event: Any, edge_index: int | None = None) -> None:
+        """Send an event on every channel (of one edge, or of all), behind the pending data."""
+        self.task.broadcast_event(event, edge_index)
+        if not self.in_step:
+            self.publish()
+
+    def charge_checkpoint_cpu(self, cost_ns: int):
+        """Generator: hold a core for a checkpoint's synchronous CPU; returns the busy µs."""
+        self.in_step = True
+        return (yield from self._charge(cost_ns))
+
+    def upload_us(self, size_bytes: int) -> int:
+        return self.storage.upload_us(self.env.now, size_bytes)
+
+    def write_checkpoint_file(self, checkpoint_id: int, payload: dict | None) -> Any:
+        return self.storage.write(checkpoint_id, self.id, self.task.subtask.index, payload)
+
+    def _mailbox(self):
+        """Generator: run pending checkpoint steps and any priority barrier waiting at the gate."""
+        cp = self.checkpointing
+        if cp is None:
+            return
+        while True:
+            priority = self._priority_event()
+            if priority is not None:
+                link, item = priority
+                cp.event_received(link.channel.input_index, item)
+            elif not cp.actions:
+                return
+            yield from cp.perform_pending()
+
+    def _priority_event(self) -> tuple[Any, Any] | None:
+        gate = self.gate
+        if gate is None or not gate.ready:
+            return None
+        head = gate.ready[0].received
+        if head and getattr(head[0], "is_priority", False):
+            return gate.poll()
+        return None
 
     def output(self, edge_index: int, channel_index: int, item: Any) -> None:
         """Called by the runtime for each finished buffer or event; published after the step."""
@@ -133,6 +205,7 @@ class TaskThread:
 
     def _run_source(self):
         while True:
+            yield from self._mailbox()
             yield from self._await_output()
             self.task.begin_step(self.env.now)
             self.in_step = True
@@ -144,12 +217,13 @@ class TaskThread:
                 break
             if not count:
                 # Nothing to read now: wait as the reader asked, and never spin in zero time.
-                yield self.env.timeout(max(1, (wait_until_us or self.env.now + IDLE_SOURCE_POLL_US) - self.env.now))
+                yield from self._sleep(max(1, (wait_until_us or self.env.now + IDLE_SOURCE_POLL_US) - self.env.now))
         yield from self._end_input()
 
     def _run_inputs(self):
-        gate = self.gate
+        gate, cp = self.gate, self.checkpointing
         while True:
+            yield from self._mailbox()
             yield from self._await_output()
             polled = gate.poll()
             if polled is None:
@@ -160,7 +234,13 @@ class TaskThread:
             if item.is_event:
                 if self.trace.buffers:
                     self.trace.emit(ChannelEventReceived(self.env.now, self.id, link.id, item.name))
+                if item.name != "EndOfPartition":
+                    if cp is not None:
+                        cp.event_received(link.channel.input_index, item)
+                    continue
                 gate.open_channels -= 1
+                if cp is not None:
+                    cp.end_of_partition(link.channel.input_index)
                 if gate.open_channels == 0:
                     break
                 continue
@@ -168,11 +248,14 @@ class TaskThread:
             cost_ns = self.task.process_buffer(item)
             busy_us = yield from self._charge(cost_ns)
             link.recycle()
+            if cp is not None:
+                cp.buffer_consumed(link.channel.input_index, item)
             if self.trace.buffers:
                 self.trace.emit(BufferConsumed(self.env.now, self.id, link.id, item.seq, len(item.values), busy_us))
         yield from self._end_input()
 
     def _end_input(self):
+        yield from self._mailbox()
         self.task.begin_step(self.env.now)
         self.in_step = True
         cost_ns = self.task.end_input()
@@ -209,10 +292,19 @@ class TaskThread:
             self.trace.emit(BackpressureStarted(started, self.id))
         while not all(p.available for p in self.partitions):
             self.output_waiter = self.env.event()
-            yield self.output_waiter
+            self.mailbox_waiter = self.env.event()
+            yield self.output_waiter | self.mailbox_waiter
+            self.mailbox_waiter = None
+            yield from self._mailbox()
         self.backpressured_us += self.env.now - started
         if self.trace.buffers:
             self.trace.emit(BackpressureEnded(self.env.now, self.id))
+
+    def _sleep(self, delay_us: int):
+        """Generator: wait `delay_us`, waking early for mailbox actions."""
+        self.mailbox_waiter = self.env.event()
+        yield self.env.timeout(delay_us) | self.mailbox_waiter
+        self.mailbox_waiter = None
 
     def _output_freed(self) -> None:
         if self.output_waiter is not None:

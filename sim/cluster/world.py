@@ -16,7 +16,8 @@ import simpy
 
 from sim.cluster.deployment import Placement, place
 from sim.cluster.network import ChannelLink, Nic
-from sim.cluster.spec import ClusterSpec
+from sim.cluster.checkpointing import TaskCheckpointing
+from sim.cluster.spec import ClusterSpec, StorageSpec
 from sim.cluster.taskthread import TaskFailure, TaskThread
 from sim.graph.execution_graph import ExecutionGraph
 from sim.kernel.clock import ms_to_us
@@ -26,15 +27,40 @@ from sim.runtime.task import StreamTask, TaskClock
 from sim.trace import TaskDeployed, Trace
 
 
+class CheckpointStorage:
+    """The checkpoint store as one TaskManager sees it: uploads queue behind each other; files are real."""
+
+    def __init__(self, spec: StorageSpec, writer: Any):
+        self.spec = spec
+        self.writer = writer
+        self.busy_until_us = 0
+
+    def upload_us(self, now_us: int, size_bytes: int) -> int:
+        """How long until an upload of `size_bytes` started now is durable."""
+        start = max(now_us, self.busy_until_us)
+        self.busy_until_us = start + self.spec.upload_us(size_bytes)
+        return self.busy_until_us - now_us
+
+    def write(self, checkpoint_id: int, task: str, subtask: int, payload: dict | None) -> Any:
+        if self.writer is None or payload is None:
+            return None
+        return self.writer.write_subtask(checkpoint_id, task, subtask, payload)
+
+
 class World:
     """Every simulated part of one run; `threads` in execution-graph order."""
 
     def __init__(self, env: simpy.Environment, eg: ExecutionGraph, cluster: ClusterSpec, trace: Trace,
                  rng: RngStreams, sink_log: Callable[[str], SinkLog],
-                 on_done: Callable[[TaskThread, TaskFailure | None], None], stdout: Any = None):
+                 on_done: Callable[[TaskThread, TaskFailure | None], None], stdout: Any = None,
+                 state_backend: str = "hashmap", incremental: bool = False, state_dir: str | None = None,
+                 checkpoint_writer: Any = None):
         self.env = env
         self.eg = eg
         self.cluster = cluster
+        self.state_backend = (state_backend, incremental, state_dir)
+        self.storage = {tm: CheckpointStorage(cluster.checkpoint_storage, checkpoint_writer)
+                        for tm in cluster.taskmanager_names}
         self.placements: dict[str, Placement] = place(eg, cluster)
         self.nics = {name: Nic() for name in cluster.taskmanager_names}
         self.links = self._make_links(trace, rng)
@@ -69,13 +95,29 @@ class World:
             task = StreamTask(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
                               on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
                               sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
-                              buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout)
+                              buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout,
+                              state_backend=self.state_backend[0], incremental=self.state_backend[1],
+                              state_dir=self.state_backend[2])
             outputs = {e: [self.links[ch.id] for ch in chans] for e, chans in s.outputs.items()}
             inputs = [self.links[ch.id] for ch in s.inputs]
             thread = TaskThread(self.env, task, trace, cores.get(placement.taskmanager), inputs, outputs,
                                 self.cluster.network, timeout_us, on_done)
+            thread.storage = self.storage[placement.taskmanager]
             holder.append(thread)
             self.threads.append(thread)
+        by_id = {t.id: t for t in self.threads}
+        for thread in self.threads:
+            producers = sorted({ch.producer for ch in thread.task.subtask.inputs})
+            thread.upstream = [by_id[p] for p in producers]
+
+    def attach_checkpointing(self, coordinator: Any, mode: str) -> None:
+        """Give every task thread its checkpointing side (after the coordinator exists)."""
+        for thread in self.threads:
+            thread.checkpointing = TaskCheckpointing(thread, coordinator, mode)
+
+    def dispose(self) -> None:
+        for thread in self.threads:
+            thread.task.dispose()
 
     def start(self, trace: Trace) -> None:
         """Deploy and start every task thread, in execution-graph order."""

@@ -31,6 +31,7 @@ import sys
 import types
 from typing import Any, Callable
 
+from sim.api.state import ValueStateDescriptor
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, MapFunction, OutputTag, ProcessFunction,
     ReduceFunction, RuntimeContext, SinkFunction, TimerService,
@@ -72,6 +73,14 @@ class StreamOperator:
         self.side_outputs: dict[str, Callable[[Any], None]] = {}
         self.function = node.operator.function
         self.records_in = 0
+
+    def snapshot_operator_state(self) -> dict | None:
+        """Non-keyed state to put in a checkpoint (None: this operator has none)."""
+        return None
+
+    def fast_state_accesses(self) -> int:
+        """Keyed-state accesses made without the backend's state objects (for the cost model)."""
+        return 0
 
     def emitted(self, records_in: int) -> tuple[int, dict[str, int]]:
         """Records emitted so far on the main output and per side-output tag, given the input count.
@@ -224,6 +233,27 @@ class _KeyedOperator(StreamOperator):
         self.key_of = node.keyed.key_selector
 
 
+class _StateTable:
+    """The `dict` calls ReduceOperator makes (`get`, item assignment), served by a ValueState.
+
+    For backends without raw tables (RocksDB): every access sets the key and
+    goes through serialisation, as it would in Flink.
+    """
+
+    def __init__(self, backend: HeapKeyedStateBackend):
+        self._backend = backend
+        self._state = backend.get_state(ValueStateDescriptor("_reduce"))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._backend.current_key = key
+        value = self._state.value()
+        return default if value is None else value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._backend.current_key = key
+        self._state.update(value)
+
+
 class KeyedProcessOperator(_KeyedOperator):
     def _make_process(self) -> Callable[[Any], None]:
         ctx = KeyedProcessFunction.Context(TimerService(self.clock))
@@ -278,7 +308,9 @@ class ReduceOperator(_KeyedOperator):
 
     def _make_process(self) -> Callable[[Any], None]:
         fn = self.function.reduce if isinstance(self.function, ReduceFunction) else self.function
-        key_of, backend, values = self.key_of, self.backend, self.backend.table("_reduce", "value")
+        key_of, backend = self.key_of, self.backend
+        values = backend.table("_reduce", "value") if backend.supports_tables else _StateTable(backend)
+        self._table_fast_path = backend.supports_tables
         out, label = self.output, self.label
         if isinstance(self.function, Function):
             # A function object may read keyed state through its runtime context: keep the key current.
@@ -296,6 +328,10 @@ class ReduceOperator(_KeyedOperator):
             out(new)
 
         return process_element
+
+    def fast_state_accesses(self) -> int:
+        """A read and a write per record on the heap backend's raw table."""
+        return 2 * self.records_in if getattr(self, "_table_fast_path", False) else 0
 
 
 def _set_key(backend: HeapKeyedStateBackend, key: Any) -> Any:

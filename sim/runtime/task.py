@@ -29,7 +29,9 @@ from sim.runtime import operators as ops
 from sim.runtime.elements import END_OF_PARTITION, Buffer
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
-from sim.state.heap import HeapKeyedStateBackend
+from sim.kernel.hashing import key_group_range_for_operator
+from sim.state import serde
+from sim.state.backend import KeyedStateBackend, create_keyed_backend
 from sim.trace import Trace
 
 
@@ -53,9 +55,14 @@ _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops
 
 
 class SourceOperator(ops.StreamOperator):
-    """Polls its reader and pushes the records it read into the chain."""
+    """Polls its reader and pushes the records it read into the chain; its state is the reader's position."""
 
     read = 0
+
+    def snapshot_operator_state(self) -> dict | None:
+        reader = getattr(self, "reader", None)
+        state = reader.snapshot_state() if reader is not None else None
+        return None if state is None else {"reader": state}
 
     def open(self) -> None:
         if isinstance(self.function, ops.Function):
@@ -80,7 +87,8 @@ class StreamTask:
     def __init__(self, subtask: Subtask, eg: ExecutionGraph, costs: CostModel, trace: Trace, rng: RngStreams,
                  clock: TaskClock, on_output: Callable[[int, int, Any], None],
                  sink_log: Callable[[str], ops.SinkLog], buffer_size_bytes: int, buffer_timeout_ms: int,
-                 stdout: Any = None):
+                 stdout: Any = None, state_backend: str = "hashmap", incremental: bool = False,
+                 state_dir: str | None = None):
         self.subtask = subtask
         self.id = subtask.id
         self.clock = clock
@@ -94,6 +102,11 @@ class StreamTask:
         self._stdout = stdout
         self._buffer_size = buffer_size_bytes
         self._buffer_timeout_ms = buffer_timeout_ms
+        self.state_backend = state_backend
+        self._incremental = incremental
+        self._state_dir = state_dir
+        self._backends: dict[str, KeyedStateBackend] = {}
+        self._accesses_seen = 0
         self.operators: dict[str, ops.StreamOperator] = {}
         self.writers: list[RecordWriter] = []
         self._weighted_ns = 0
@@ -135,7 +148,7 @@ class StreamTask:
         op.output = _fan_out(main)
         op.side_outputs = {tag: _fan_out(fns) for tag, fns in side.items()}
 
-    def _context(self, node: StreamNode, backend: HeapKeyedStateBackend | None) -> RuntimeContext:
+    def _context(self, node: StreamNode, backend: KeyedStateBackend | None) -> RuntimeContext:
         return RuntimeContext(node.name, self.subtask.index, node.parallelism, node.max_parallelism,
                               state_provider=backend)
 
@@ -151,7 +164,7 @@ class StreamTask:
             return sink
         if node.keyed is None:
             return _PLAIN[kind](node, i, self._context(node, None), clock)
-        backend = HeapKeyedStateBackend(f"{node.id}[{i}]")
+        backend = self._keyed_backend(node)
         args = (node, i, self._context(node, backend), clock, backend)
         if kind == "keyed_process":
             return ops.KeyedProcessOperator(*args)
@@ -163,6 +176,62 @@ class StreamTask:
             return op
         inner = _PLAIN[kind](node, i, self._context(node, backend), clock)
         return ops.KeyedWrapperOperator(inner, *args)
+
+    def _keyed_backend(self, node: StreamNode) -> KeyedStateBackend:
+        """The keyed state of `node` in this subtask: exactly the key groups this subtask owns."""
+        i = self.subtask.index
+        key_groups = key_group_range_for_operator(node.max_parallelism, node.parallelism, i)
+        key_type = node.keyed.key_type
+        backend = create_keyed_backend(self.state_backend, f"{node.id}[{i}]", i, node.max_parallelism, key_groups,
+                                       workdir=self._state_dir, incremental=self._incremental,
+                                       hash_code=key_type.java_hash if key_type is not None else None)
+        self._backends[node.id] = backend
+        return backend
+
+    def keyed_backends(self) -> list[KeyedStateBackend]:
+        return list(self._backends.values())
+
+    def partitioner_kind(self, edge_index: int) -> Any:
+        return self._eg.job_graph.edges[edge_index].stream_edge.partitioner.kind
+
+    def broadcast_event(self, event: Any, edge_index: int | None = None) -> None:
+        """Flush pending data and send `event` on every channel of one edge (or of every edge)."""
+        for writer in self.writers:
+            if edge_index is None or writer.edge_index == edge_index:
+                writer.broadcast_event(event)
+
+    def snapshot_state(self, checkpoint_id: int) -> tuple[dict, int, int]:
+        """The synchronous snapshot of every operator's state: (payload, full bytes, checkpointed bytes)."""
+        operators: dict[str, dict] = {}
+        full = checkpointed = 0
+        for op_id, op in self.operators.items():
+            keyed = operator = None
+            backend = self._backends.get(op_id)
+            if backend is not None:
+                snap = backend.snapshot(checkpoint_id)
+                keyed = snap.to_json()
+                full += snap.full_size_bytes
+                checkpointed += snap.checkpointed_size_bytes
+            operator = op.snapshot_operator_state()
+            if operator is not None:
+                size = len(serde.dumps(operator))
+                full += size
+                checkpointed += size
+            if keyed is not None or operator is not None:
+                operators[op_id] = {"keyed": keyed, "operator": operator}
+        payload = {"task": self.id, "subtask": self.subtask.index, "operators": operators}
+        return payload, full, checkpointed
+
+    def snapshot_sync_ns(self, state_bytes: int) -> int:
+        return self.costs.snapshot_sync_ns(self.state_backend, state_bytes)
+
+    def snapshot_async_ns(self, size_bytes: int) -> int:
+        return size_bytes * self.costs.snapshot_async_ns_per_byte[self.state_backend]
+
+    def dispose(self) -> None:
+        """Release the state backends (RocksDB closes its files)."""
+        for backend in self._backends.values():
+            backend.dispose()
 
     def _make_writer(self, edge_index: int, node: StreamNode) -> RecordWriter:
         je = self._eg.job_graph.edges[edge_index]
@@ -179,6 +248,7 @@ class StreamTask:
             trace=self._trace, clock=self.clock, task=self.id,
             operator=f"{node.id}[{self.subtask.index}]", target=target.head.id,
         )
+        writer.edge_index = edge_index
         self.writers.append(writer)
         return writer
 
@@ -239,7 +309,11 @@ class StreamTask:
         self.count_inputs()
         weighted = sum(op.records_in * self.costs.cpu_ns(op.node.id) for op in self.operators.values())
         bytes_out = sum(w.bytes_out for w in self.writers)
-        cost = (weighted - self._weighted_ns + self.costs.step_overhead_ns
+        accesses = sum(b.accesses for b in self._backends.values()) + sum(
+            op.fast_state_accesses() for op in self.operators.values())
+        state_ns = (accesses - self._accesses_seen) * self.costs.state_access_ns[self.state_backend]
+        self._accesses_seen = accesses
+        cost = (weighted - self._weighted_ns + self.costs.step_overhead_ns + state_ns
                 + bytes_in * self.costs.deserialize_ns_per_byte
                 + (bytes_out - self._bytes_out) * self.costs.serialize_ns_per_byte)
         self._weighted_ns, self._bytes_out = weighted, bytes_out

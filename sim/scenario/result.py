@@ -14,7 +14,9 @@ from typing import Any, NamedTuple
 
 from sim.cluster.deployment import Placement
 from sim.cluster.taskthread import TaskFailure
+from sim.cluster.coordinator import CompletedCheckpoint
 from sim.graph import ExecutionGraph
+from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, checkpoint_stats, subtask_records
 from sim.runtime.operators import SinkLog
 from sim.trace import Trace
 
@@ -75,6 +77,20 @@ class RunResult:
     failure: TaskFailure | None = None
     sink_ids: dict[int, str] = field(default_factory=dict)
     events_processed: int = 0
+    completed_checkpoints: list[CompletedCheckpoint] = field(default_factory=list)
+
+    @cached_property
+    def checkpoints(self) -> list[CheckpointStats]:
+        """Statistics of every triggered checkpoint (Flink's web-UI fields), from the trace."""
+        return checkpoint_stats(self.trace)
+
+    def checkpoint_records(self) -> list[dict]:
+        """One flat row per checkpoint: `pandas.DataFrame(result.checkpoint_records())`."""
+        return [c.row() for c in self.checkpoints]
+
+    def subtask_checkpoint_records(self) -> list[dict]:
+        """One flat row per (checkpoint, subtask)."""
+        return subtask_records(self.checkpoints)
 
     @cached_property
     def outputs(self) -> dict[str, list[SinkRecord]]:
@@ -123,11 +139,25 @@ class RunResult:
             lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
         for sink, log in self.sink_logs.items():
             lines.append(f"sink {sink}: {len(log.values)} records")
+        if self.checkpoints:
+            lines += ["", self._checkpoint_summary()]
         header = f"{'subtask':<34}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
         lines += ["", header, "-" * len(header)]
         for m in self.metrics.values():
             lines.append(f"{m.task:<34}{m.taskmanager:<6}{m.records_in:>9}{m.records_out:>9}"
                          f"{m.share(m.busy_us):>7.0%}{m.share(m.backpressured_us):>8.0%}{m.share(m.idle_us):>7.0%}")
+        return "\n".join(lines)
+
+    def _checkpoint_summary(self) -> str:
+        counts = checkpoint_counts(self.checkpoints)
+        lines = ["checkpoints: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()),
+                 f"{'id':>4} {'status':<11}{'end-to-end':>11}{'alignment':>10}{'sync':>8}{'async':>9}"
+                 f"{'size':>10}{'in-flight':>10}  unaligned"]
+        for c in self.checkpoints:
+            e2e = "-" if c.end_to_end_us is None else f"{c.end_to_end_us / 1000:.1f}ms"
+            lines.append(f"{c.checkpoint_id:>4} {c.status:<11}{e2e:>11}{c.max_alignment_us / 1000:>8.1f}ms"
+                         f"{c.max_sync_us / 1000:>6.1f}ms{c.max_async_us / 1000:>7.1f}ms{c.checkpointed_bytes:>10}"
+                         f"{c.persisted_in_flight_bytes:>10}  {c.unaligned}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -10,9 +10,12 @@ job, as Flink's local MiniCluster does.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from typing import Any
 
+from sim.api.checkpointing import CheckpointConfig, CheckpointingMode
 from sim.api.environment import DEFAULT_JOB_NAME, StreamExecutionEnvironment, register_runner
+from sim.cluster.coordinator import CheckpointCoordinator
 from sim.cluster.deployment import slots_needed
 from sim.cluster.spec import ClusterSpec
 from sim.cluster.taskthread import TaskFailure, TaskThread
@@ -23,7 +26,8 @@ from sim.kernel.environment import SimEnvironment
 from sim.kernel.rng import RngStreams
 from sim.runtime.operators import SinkLog
 from sim.scenario.result import RunResult, SubtaskMetrics
-from sim.trace import JobFinished, JobStarted, RunStopped, Trace, TraceLevel
+from sim.state.storage import CheckpointWriter
+from sim.trace import JobFinished, JobStarted, RunStopped, TaskFailed, Trace, TraceLevel
 
 
 class Simulation:
@@ -37,11 +41,14 @@ class Simulation:
         trace_level: how much to record (`TraceLevel.BUFFERS` by default).
         job_name: the name in the trace and summary.
         stdout: where `print()` sinks write (default: sys.stdout).
+        checkpoint_dir: write completed checkpoints as files here (default: the checkpoint
+            config's storage dir; with neither, checkpoints stay in memory, like Flink's
+            JobManager storage).
     """
 
     def __init__(self, env: StreamExecutionEnvironment, cluster: ClusterSpec | None = None, seed: int = 0,
                  trace_level: TraceLevel = TraceLevel.BUFFERS, job_name: str = DEFAULT_JOB_NAME,
-                 stdout: Any = None):
+                 stdout: Any = None, checkpoint_dir: str | None = None):
         if not isinstance(env, StreamExecutionEnvironment):
             raise TypeError(f"Simulation needs a StreamExecutionEnvironment, got {type(env).__name__}")
         if type(seed) is not int:
@@ -51,33 +58,58 @@ class Simulation:
         self.trace_level = TraceLevel(trace_level)
         self.job_name = job_name
         self.stdout = stdout
+        self.checkpoint_dir = checkpoint_dir or env.get_checkpoint_config().get_checkpoint_storage_dir()
+        env.get_checkpoint_config().validate()
         sg = build_stream_graph(env, job_name)
         self.execution_graph = build_execution_graph(build_job_graph(sg))
         self.cluster = cluster or ClusterSpec.local(sum(slots_needed(self.execution_graph).values()))
 
     def run(self, until_ms: int | None = None) -> RunResult:
         """Run until the job finishes or fails (or `until_ms` of virtual time passes)."""
+        with tempfile.TemporaryDirectory(prefix="sim-state-") as state_dir:
+            return self._run(until_ms, state_dir)
+
+    def _run(self, until_ms: int | None, state_dir: str) -> RunResult:
         kernel = SimEnvironment()
         trace = Trace(self.trace_level)
         outputs = {n.id: SinkLog() for n in self.execution_graph.job_graph.stream_graph.nodes if n.kind == "sink"}
         remaining = [len(self.execution_graph.subtasks)]
         failures: list[TaskFailure] = []
         stop = kernel.event()
+        coordinator: list[CheckpointCoordinator] = []
 
         def on_done(thread: TaskThread, failure: TaskFailure | None) -> None:
             remaining[0] -= 1
             if failure is not None:
                 failures.append(failure)
+            elif coordinator:
+                coordinator[0].task_finished(thread.id)
             if (failure is not None or remaining[0] == 0) and not stop.triggered:
                 stop.succeed()
 
-        world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__, on_done,
-                      self.stdout)
+        def fail_job(reason: str) -> None:
+            failure = TaskFailure("jobmanager", "checkpoint coordinator", reason, None, "")
+            trace.emit(TaskFailed(kernel.now, failure.task, failure.operator, reason, None, ""))
+            failures.append(failure)
+            if not stop.triggered:
+                stop.succeed()
+
+        backend = self.env.get_state_backend()
+        writer = CheckpointWriter(self.checkpoint_dir) if self.checkpoint_dir else None
+        world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__,
+                      on_done, self.stdout, backend.kind, backend.incremental, state_dir, writer)
+        config = self.env.get_checkpoint_config()
+        coordinator.append(CheckpointCoordinator(kernel, config, trace, self.cluster.rpc_latency_us, world.threads,
+                                                 writer, fail_job))
+        world.attach_checkpointing(coordinator[0], _handler_mode(config))
         trace.emit(JobStarted(0, self.job_name, len(world.threads), self.seed))
         world.start(trace)
+        coordinator[0].start()
         if until_ms is not None:
             kernel.timeout(ms_to_us(until_ms)).callbacks.append(lambda _e: stop.triggered or stop.succeed())
         kernel.run(until=stop)
+        coordinator[0].stop()
+        world.dispose()
         status = "FAILED" if failures else "FINISHED" if remaining[0] == 0 else "RUNNING"
         if status == "RUNNING":
             trace.emit(RunStopped(kernel.now, f"until_ms={until_ms} reached"))
@@ -86,7 +118,11 @@ class Simulation:
         return RunResult(self.job_name, self.seed, status, kernel.now, outputs, trace,
                          _metrics(world, kernel.now), self.execution_graph, world.placements,
                          failures[0] if failures else None, _sink_ids(self.execution_graph),
-                         kernel.events_processed)
+                         kernel.events_processed, coordinator[0].completed)
+
+
+def _handler_mode(config: CheckpointConfig) -> str:
+    return "at_least_once" if config.mode is CheckpointingMode.AT_LEAST_ONCE else "exactly_once"
 
 
 def _metrics(world: World, now: int) -> dict[str, SubtaskMetrics]:

@@ -132,6 +132,140 @@ class RunStopped(TraceEvent):
     reason: str
 
 
+# --- checkpoints ----------------------------------------------------------------
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class CheckpointTriggered(TraceEvent):
+    """The JobManager started checkpoint `checkpoint_id` (a savepoint if `savepoint`) and sent triggers."""
+
+    checkpoint_id: int
+    savepoint: bool
+    unaligned: bool
+    tasks: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class BarrierSent(TraceEvent):
+    """A barrier left a producer on a channel; `kind` is its BarrierKind name; it arrives at `arrival_us`."""
+
+    channel: str
+    checkpoint_id: int
+    kind: str
+    arrival_us: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class BarrierReceived(TraceEvent):
+    """A task took a barrier from one of its input channels."""
+
+    task: str
+    channel: str
+    checkpoint_id: int
+    kind: str
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class BarrierPromoted(TraceEvent):
+    """A producer's aligned barrier timed out in its output queue and jumped ahead as a priority barrier."""
+
+    channel: str
+    checkpoint_id: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class ChannelBlocked(TraceEvent):
+    """Aligning: the channel delivered its barrier and sends nothing more until resumed."""
+
+    task: str
+    channel: str
+    checkpoint_id: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class ChannelResumed(TraceEvent):
+    """The consumer resumed a blocked channel (alignment over, or the checkpoint aborted)."""
+
+    task: str
+    channel: str
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class AlignmentTimedOut(TraceEvent):
+    """The aligned-checkpoint timeout passed: the task switched the checkpoint to unaligned."""
+
+    task: str
+    checkpoint_id: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class SnapshotTaken(TraceEvent):
+    """A task finished the synchronous part of its snapshot (barriers already forwarded)."""
+
+    task: str
+    checkpoint_id: int
+    sync_us: int
+    state_bytes: int
+    unaligned: bool
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class ChannelStatePersisted(TraceEvent):
+    """In-flight data of one channel was written into a checkpoint ("input" or "output" side)."""
+
+    task: str
+    checkpoint_id: int
+    channel: str
+    side: str
+    buffers: int
+    size_bytes: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class CheckpointDeclined(TraceEvent):
+    """A task declined (aborted) its part of a checkpoint; `reason` is an AbortReason name."""
+
+    task: str
+    checkpoint_id: int
+    reason: str
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class SubtaskAcknowledged(TraceEvent):
+    """The JobManager received a subtask's acknowledgement, with Flink's per-subtask statistics."""
+
+    checkpoint_id: int
+    task: str
+    sync_us: int
+    async_us: int
+    alignment_us: int
+    start_delay_us: int
+    checkpointed_bytes: int
+    full_bytes: int
+    processed_in_flight_bytes: int
+    persisted_in_flight_bytes: int
+    unaligned: bool
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class CheckpointCompleted(TraceEvent):
+    """Every subtask acknowledged: the checkpoint is complete (and written to `path`, if any)."""
+
+    checkpoint_id: int
+    duration_us: int
+    checkpointed_bytes: int
+    full_bytes: int
+    path: str | None
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class CheckpointAborted(TraceEvent):
+    """The JobManager gave up on a checkpoint; `reason` is an AbortReason name."""
+
+    checkpoint_id: int
+    reason: str
+
+
 # --- buffers, events on channels, task steps ---------------------------------
 
 
