@@ -18,7 +18,8 @@ from sim.viz import write_figures  # noqa: E402
 
 def main() -> None:
     (DOCS / "reference" / "trace-events.md").write_text(catalogue_markdown(), encoding="utf-8")
-    for stem, seed in (("01_word_count", 7), ("02_redistribution_order", 1)):
+    for stem, seed in (("01_word_count", 7), ("02_redistribution_order", 1), ("03_aligned_checkpoints", 7),
+                       ("04_unaligned_checkpoints", 3)):
         result = load_scenario(str(DOCS.parent / "scenarios" / f"{stem}.py")).build(seed).run()
         out = DOCS / "figures" / stem
         out.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ end-to-end duration), keyed state in key groups.
 Seeds: 7 (the seed only picks the rebalance start; the skew is what matters).
 """
 
-from sim import ClusterSpec, CostModel, LinkSpec, Simulation, TraceLevel
+from sim import ClusterSpec, CostModel, LinkSpec, Simulation
 from sim.api import NumberSequenceSource, StreamExecutionEnvironment
 
 SEEDS = (7,)
@@ -39,8 +39,7 @@ def build(seed: int, slow_link_latency_us: int = SLOW_LINK_LATENCY_US) -> Simula
         links={("tm-1", "tm-0"): LinkSpec(latency_us=slow_link_latency_us)},
         costs=CostModel(record_cpu_ns=1_500),
     )
-    return Simulation(env, cluster=cluster, seed=seed, job_name="aligned checkpoints",
-                      trace_level=TraceLevel.CHECKPOINTS)
+    return Simulation(env, cluster=cluster, seed=seed, job_name="aligned checkpoints")
 
 
 def completed(result):

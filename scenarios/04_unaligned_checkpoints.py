@@ -15,7 +15,7 @@ statistics.
 Seeds: 3 (both variants are checked at it).
 """
 
-from sim import ClusterSpec, CostModel, LinkSpec, NetworkConfig, Simulation, TraceLevel
+from sim import ClusterSpec, CostModel, LinkSpec, NetworkConfig, Simulation
 from sim.api import NumberSequenceSource, StreamExecutionEnvironment
 
 SEEDS = (3,)
@@ -41,7 +41,7 @@ def build(seed: int, unaligned: bool = UNALIGNED) -> Simulation:
         costs=CostModel(operator_cpu_ns={"count": 15_000}),
     )
     name = "unaligned checkpoints" if unaligned else "aligned checkpoints under backpressure"
-    return Simulation(env, cluster=cluster, seed=seed, job_name=name, trace_level=TraceLevel.CHECKPOINTS)
+    return Simulation(env, cluster=cluster, seed=seed, job_name=name)
 
 
 def completed(result):

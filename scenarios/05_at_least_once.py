@@ -17,7 +17,7 @@ Seeds: 7.
 
 from collections import Counter
 
-from sim import ClusterSpec, CostModel, LinkSpec, Simulation, TraceLevel
+from sim import ClusterSpec, CostModel, LinkSpec, Simulation
 from sim.api import CheckpointingMode, NumberSequenceSource, StreamExecutionEnvironment
 from sim.scenario.inspect import keyed_state, source_positions
 
@@ -40,8 +40,7 @@ def build(seed: int, mode: CheckpointingMode = CheckpointingMode.AT_LEAST_ONCE) 
         link=LinkSpec(latency_us=500), links={("tm-1", "tm-0"): LinkSpec(latency_us=20_000)},
         costs=CostModel(record_cpu_ns=1_500),
     )
-    return Simulation(env, cluster=cluster, seed=seed, job_name=f"{mode.value.lower()} checkpoints",
-                      trace_level=TraceLevel.CHECKPOINTS)
+    return Simulation(env, cluster=cluster, seed=seed, job_name=f"{mode.value.lower()} checkpoints")
 
 
 def beyond_the_cut(result) -> dict[int, int]:

@@ -1,14 +1,16 @@
-"""Space-time (Lamport) diagrams: buffers and channel events as arrows between subtask lanes.
+"""Space-time (Lamport) diagrams: buffers, channel events and checkpoint barriers as arrows between subtask lanes.
 
 Layer: `sim.viz`. Reads only trace events (`BufferSent`, `ChannelEventSent`,
-busy and backpressure spans, failures) and the
-execution and job graphs (lane order, a channel's two ends and its
-partitioner); never a live task or channel.
+`BarrierSent` and the other checkpoint events, busy and backpressure spans,
+failures) and the execution and job graphs (lane order, a channel's two ends
+and its partitioner); never a live task or channel.
 
 A buffer is an arrow from its producer's lane at the time it left to its
 consumer's lane at the time it arrived (`BufferSent.arrival_us`). A channel
-event (end of partition, later barriers) is a dashed arrow drawn the same way
-(`ChannelEventSent.arrival_us`).
+event (end of partition) is a dashed arrow drawn the same way
+(`ChannelEventSent.arrival_us`), and so is a checkpoint barrier
+(`BarrierSent.arrival_us`), bold in its checkpoint's colour. Blocked channels,
+snapshots and alignment timeouts are marked on the lanes (`sim.viz.marks`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
 from sim.trace import BufferSent, ChannelEventSent, TraceEvent
+from sim.viz.barriers import (
+    Barrier, BlockedSpan, SnapshotMark, alignment_timeouts, barrier_messages, blocked_spans, checkpoint_window_us,
+    snapshot_marks,
+)
+from sim.viz.marks import barrier_handles, draw_barriers, draw_blocked_spans, draw_snapshots, draw_timeouts, mark_handles
 from sim.viz.style import EVENT_COLOR, lane_order, lanes_height_in, ms, new_figure, partitioner_color, save_png
 from sim.viz.timeline import (
     draw_failures, draw_state_bars, lane_legend_handles, setup_lanes, task_failures, task_spans, trace_end_us,
@@ -117,21 +124,25 @@ def _arrow(message: Message, rows: dict[str, int]) -> FancyArrowPatch:
                            color=EVENT_COLOR, alpha=0.75, shrinkA=0, shrinkB=0, zorder=4)
 
 
-def _legend_handles(shown: list[Message], failed: bool) -> list:
+def _legend_handles(shown: list[Message], marks: _Marks, failed: bool) -> list:
     handles = lane_legend_handles(failed, alive=False, alpha=_BAR_ALPHA)
     for kind in sorted({m.partitioner for m in shown if m.event is None}):
         handles.append(Line2D([], [], color=partitioner_color(kind), linewidth=1.5, label=f"buffer ({kind.upper()})"))
     for name in sorted({m.event for m in shown if m.event is not None}):
         handles.append(Line2D([], [], color=EVENT_COLOR, linewidth=1.0, linestyle="--", marker=">",
                               markersize=5, label=name))
-    return handles
+    handles += barrier_handles(marks.barriers)
+    return handles + mark_handles(bool(marks.blocked), bool(marks.snapshots), bool(marks.timeouts))
 
 
-def _title(result: RunResult, start_us: int, end_us: int, total: int, step: int) -> str:
-    title = (f"Space-time diagram: {result.job_name} (seed {result.seed}), "
-             f"{ms(start_us):.2f}-{ms(end_us):.2f} ms, {total} buffers")
+def _title(result: RunResult, window: tuple[int, int], total: int, step: int, marks: _Marks) -> str:
+    focus = "" if marks.checkpoint_id is None else f"checkpoint {marks.checkpoint_id}, "
+    title = (f"Space-time diagram: {result.job_name} (seed {result.seed}), {focus}"
+             f"{ms(window[0]):.2f}-{ms(window[1]):.2f} ms, {total} buffers")
     if step > 1:
         title += f" (showing 1 in {step})"
+    if marks.barriers:
+        title += f", {len(marks.barriers)} barriers"
     return title
 
 
@@ -140,57 +151,118 @@ def _in_window(messages: list[Message], rows: dict[str, int], start_us: int, end
             if start_us <= m.sent_us <= end_us and m.producer in rows and m.consumer in rows]
 
 
+@dataclass
+class _Marks:
+    """The checkpoint marks inside the window (all of them, or one checkpoint's)."""
+
+    checkpoint_id: int | None
+    barriers: list[Barrier]
+    blocked: dict[str, list[BlockedSpan]]
+    snapshots: list[SnapshotMark]
+    timeouts: list[tuple[int, str, int]]
+
+
+def _marks(result: RunResult, rows: dict[str, int], window: tuple[int, int], checkpoint_id: int | None) -> _Marks:
+    """Barriers sent, blocked spans overlapping, snapshots and timeouts inside the window, on shown lanes."""
+    trace, (start_us, end_us) = result.trace, window
+    wanted = (lambda cid: True) if checkpoint_id is None else (lambda cid: cid == checkpoint_id)  # noqa: E731
+    barriers = [b for b in barrier_messages(trace, result.execution_graph) if wanted(b.checkpoint_id)
+                and start_us <= b.sent_us <= end_us and b.producer in rows and b.consumer in rows]
+    blocked = {task: kept for task, spans in blocked_spans(trace).items() if task in rows
+               if (kept := [s for s in spans if wanted(s[3]) and s[1] >= start_us and s[0] <= end_us])}
+    snapshots = [m for m in snapshot_marks(trace) if wanted(m.checkpoint_id) and m.task in rows
+                 and m.end_us >= start_us and m.start_us <= end_us]
+    timeouts = [t for t in alignment_timeouts(trace) if wanted(t[2]) and t[1] in rows and start_us <= t[0] <= end_us]
+    return _Marks(checkpoint_id, barriers, blocked, snapshots, timeouts)
+
+
+def _default_window(result: RunResult, start_ms: float | None, end_ms: float | None,
+                    checkpoint_id: int | None) -> tuple[int, int]:
+    """The window asked for; its open ends are the run's ends, or the checkpoint's with a margin."""
+    last_us = max(result.end_time_us, trace_end_us(result.trace))
+    if checkpoint_id is None:
+        return _window_us(start_ms, end_ms, last_us)
+    first, last = checkpoint_window_us(result.trace, checkpoint_id)
+    margin = max((last - first) // 12, 200)
+    start_us = max(first - margin, 0) if start_ms is None else round(start_ms * 1000)
+    return _window_us(ms(start_us), end_ms, min(last + margin, last_us))
+
+
 def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, start_ms: float | None = None,
                    end_ms: float | None = None, subtasks: Iterable[str] | None = None,
-                   max_arrows: int = 400) -> Figure:
-    """Draw a space-time diagram: subtask lanes over virtual time, an arrow per buffer and channel event.
+                   max_arrows: int = 400, checkpoint_id: int | None = None) -> Figure:
+    """Draw a space-time diagram: subtask lanes over virtual time, an arrow per buffer, event and barrier.
 
     Lanes follow the execution graph from top to bottom and carry light bars
     for busy and backpressured steps. Buffer arrows are coloured by the
     partitioner of their edge; channel events (e.g. EndOfPartition) are dashed
     black arrows. A message is shown if it was sent inside the window and both
-    of its subtasks are shown.
+    of its subtasks are shown. Checkpoint barriers are bold arrows in their
+    checkpoint's colour (dotted when unaligned, i.e. priority), never sampled
+    away; a blocked input channel is a hatched strip under its consumer's lane;
+    a snapshot's synchronous part is a black bar ending in a diamond; an
+    alignment timeout is a gold star.
 
     Args:
         result: the run; only its trace and graphs are read.
         path: where to save the PNG, if given.
-        start_ms: start of the time window (default: 0).
-        end_ms: end of the time window (default: the end of the trace).
+        start_ms: start of the time window (default: 0, or the checkpoint's trigger minus a margin).
+        end_ms: end of the time window (default: the end of the trace, or the checkpoint's end plus a margin).
         subtasks: subtask ids to show (default: all).
         max_arrows: at most this many buffer arrows; above it every k-th buffer
             is drawn and the title says so.
+        checkpoint_id: draw only this checkpoint's barriers, blocked channels
+            and snapshots, and by default only its time.
 
     Returns:
         The figure (not registered with pyplot).
 
     Raises:
-        ValueError: an unknown subtask, a window that ends before it starts, or
-            `max_arrows` below 1.
+        ValueError: an unknown subtask or checkpoint, a window that ends before
+            it starts, or `max_arrows` below 1.
     """
     if max_arrows < 1:
         raise ValueError(f"max_arrows must be at least 1, got {max_arrows}")
-    trace = result.trace
     lanes = lane_order(result.execution_graph, subtasks)
     rows = {task: y for y, task in enumerate(lanes)}
-    start_us, end_us = _window_us(start_ms, end_ms, max(result.end_time_us, trace_end_us(trace)))
-    window = _in_window(channel_messages(trace, result.execution_graph), rows, start_us, end_us)
-    shown, step = sample_buffers(window, max_arrows)
-    fig = new_figure(12.0, lanes_height_in(len(lanes)))
+    window = _default_window(result, start_ms, end_ms, checkpoint_id)
+    messages = _in_window(channel_messages(result.trace, result.execution_graph), rows, *window)
+    shown, step = sample_buffers(messages, max_arrows)
+    marks = _marks(result, rows, window, checkpoint_id)
+    fig = new_figure(12.0, lanes_height_in(len(lanes)) + 0.3)
     ax = fig.add_subplot()
-    _draw_lanes(ax, lanes, task_spans(trace), start_us, end_us)
-    for message in shown:
-        ax.add_patch(_arrow(message, rows))
-    failed = draw_failures(ax, lanes, [f for f in task_failures(trace) if start_us <= f[0] <= end_us])
-    setup_lanes(ax, lanes)
-    pad = max(end_us - start_us, 10) * 0.01
-    ax.set_xlim(ms(start_us - pad), ms(end_us + pad))
-    handles = _legend_handles(shown, failed)
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=len(handles) if len(handles) <= 6 else -(-len(handles) // 2),
-              frameon=False, fontsize=9, borderaxespad=0)
-    total = sum(1 for m in window if m.event is None)
-    fig.suptitle(_title(result, start_us, end_us, total, step), fontsize=11)
+    _draw_lanes(ax, lanes, task_spans(result.trace), *window)
+    failed = _draw_content(ax, result, lanes, shown, marks, window)
+    total = sum(1 for m in messages if m.event is None)
+    _finish(ax, lanes, window, _legend_handles(shown, marks, failed))
+    fig.suptitle(_title(result, window, total, step, marks), fontsize=11)
     save_png(fig, path)
     return fig
+
+
+def _draw_content(ax, result: RunResult, lanes: list[str], shown: list[Message], marks: _Marks,
+                  window: tuple[int, int]) -> bool:
+    """Arrows, checkpoint marks and failures; returns whether a failure was drawn."""
+    rows = {task: y for y, task in enumerate(lanes)}
+    for message in shown:
+        ax.add_patch(_arrow(message, rows))
+    draw_blocked_spans(ax, rows, marks.blocked)
+    draw_barriers(ax, marks.barriers, rows)
+    draw_snapshots(ax, rows, marks.snapshots)
+    draw_timeouts(ax, rows, marks.timeouts)
+    failures = [f for f in task_failures(result.trace) if window[0] <= f[0] <= window[1]]
+    return draw_failures(ax, lanes, failures)
+
+
+def _finish(ax, lanes: list[str], window: tuple[int, int], handles: list) -> None:
+    """Lane ticks, the time limits (1% padding) and the legend above the axes."""
+    setup_lanes(ax, lanes)
+    start_us, end_us = window
+    pad = max(end_us - start_us, 10) * 0.01
+    ax.set_xlim(ms(start_us - pad), ms(end_us + pad))
+    ncols = len(handles) if len(handles) <= 5 else -(-len(handles) // 2) if len(handles) <= 10 else 5
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=ncols, frameon=False,
+              fontsize=9, borderaxespad=0)
 
 
 def _draw_lanes(ax, lanes: list[str], spans: dict, start_us: int, end_us: int) -> None:

@@ -40,6 +40,14 @@ PARTITIONER_COLORS = {
 }
 EVENT_COLOR = "#222222"
 
+# Checkpoints: barriers take their checkpoint's colour, cycling through this palette
+# (saturated hues, drawn thick with a white halo so they stand out from buffer arrows).
+CHECKPOINT_COLORS = ["#E6194B", "#3CB44B", "#911EB4", "#008080", "#F032E6", "#9A6324"]
+ALIGNING_COLOR = "#E08E0B"  # hatch of a blocked channel (the consumer is aligning)
+SNAPSHOT_COLOR = "#000000"
+TIMEOUT_COLOR = "#FFD700"
+FAILED_CHECKPOINT_COLOR = "#C62828"
+
 # TaskManagers, in natural order (tm-0, tm-1, ..., tm-10).
 TASKMANAGER_COLORS = ["#AEC7E8", "#FFBB78", "#98DF8A", "#FF9896", "#C5B0D5",
                       "#C49C94", "#F7B6D2", "#DBDB8D", "#9EDAE5", "#C7C7C7"]
@@ -117,6 +125,11 @@ def taskmanager_colors(taskmanagers: Iterable[str]) -> dict[str, str]:
 def partitioner_color(kind: str) -> str:
     """The colour of an edge or buffer arrow for a partitioner kind ("hash", ...)."""
     return PARTITIONER_COLORS.get(kind, "#555555")
+
+
+def checkpoint_color(checkpoint_id: int) -> str:
+    """The colour of checkpoint `checkpoint_id`'s barriers and marks (the palette cycles)."""
+    return CHECKPOINT_COLORS[(checkpoint_id - 1) % len(CHECKPOINT_COLORS)]
 
 
 def lanes_height_in(lanes: int) -> float:
