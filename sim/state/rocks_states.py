@@ -17,6 +17,8 @@ from sim.state.serde import dumps, loads, parse_json
 if TYPE_CHECKING:
     from sim.state.rocks import RocksDBKeyedStateBackend
 
+_NO_ACCUMULATOR = object()
+
 
 def row_key(group: int, name: str, key_bytes: bytes, user_key_bytes: bytes = b"") -> bytes:
     """Builds a row key from its parts (see the module docstring)."""
@@ -58,6 +60,11 @@ class _RocksState:
         self._name_part = len(name_bytes).to_bytes(2, "big") + name_bytes
         self._context = f"state {descriptor.name!r} of {backend.operator}"
 
+    def _read(self, missing: Any = None) -> Any:
+        """The current key's decoded value, or `missing` when there is none."""
+        data = self._backend._get(self._row())
+        return missing if data is None else loads(data)
+
     def _row(self) -> bytes:
         return self._backend._row_prefix(self._name, self._name_part)
 
@@ -71,8 +78,7 @@ class RocksValueState(_RocksState, ValueState):
     __slots__ = ()
 
     def value(self) -> Any:
-        data = self._backend._get(self._row())
-        return None if data is None else loads(data)
+        return self._read()
 
     def update(self, value: Any) -> None:
         if value is None:
@@ -87,8 +93,7 @@ class RocksListState(_RocksState, ListState):
     __slots__ = ()
 
     def get(self) -> list[Any]:
-        data = self._backend._get(self._row())
-        return [] if data is None else loads(data)
+        return self._read([])
 
     def add(self, value: Any) -> None:
         self.add_all((value,))
@@ -174,8 +179,7 @@ class RocksReducingState(_RocksState, ReducingState):
         self._reduce: Callable[[Any, Any], Any] = descriptor.reduce
 
     def get(self) -> Any:
-        data = self._backend._get(self._row())
-        return None if data is None else loads(data)
+        return self._read()
 
     def add(self, value: Any) -> None:
         if value is None:
@@ -197,8 +201,8 @@ class RocksAggregatingState(_RocksState, AggregatingState):
         self._fn = descriptor.agg_function
 
     def get(self) -> Any:
-        data = self._backend._get(self._row())
-        return None if data is None else self._fn.get_result(loads(data))
+        acc = self._read(_NO_ACCUMULATOR)
+        return None if acc is _NO_ACCUMULATOR else self._fn.get_result(acc)
 
     def add(self, value: Any) -> None:
         if value is None:
