@@ -7,18 +7,24 @@ for the same trace.
 
 Layout:
     style       lane order and labels, colours, figure creation, PNG output
-    timeline    per-subtask busy / backpressured / idle spans and their lanes
-    spacetime   Lamport diagram: buffers and channel events between lanes
+    timeline    per-subtask busy / backpressured / idle / aligning spans and their lanes
+    barriers    checkpoint progress from the trace: barriers, blocked channels, snapshots (pure)
+    marks       those checkpoint marks drawn on lanes
+    spacetime   Lamport diagram: buffers, channel events and barriers between lanes
+    checkpoints checkpoint statistics chart and history table
     graphs      JobGraph and ExecutionGraph pictures
     figures     every standard picture of a run into one folder
 """
 
+from sim.viz.barriers import barrier_messages, blocked_spans, snapshot_marks
+from sim.viz.checkpoints import checkpoint_table, draw_checkpoint_stats, draw_checkpoint_table
 from sim.viz.figures import write_figures
 from sim.viz.graphs import draw_execution_graph, draw_job_graph
 from sim.viz.spacetime import channel_messages, draw_spacetime
 from sim.viz.timeline import draw_timelines, task_spans
 
 __all__ = [
-    "channel_messages", "draw_execution_graph", "draw_job_graph", "draw_spacetime", "draw_timelines",
-    "task_spans", "write_figures",
+    "barrier_messages", "blocked_spans", "channel_messages", "checkpoint_table", "draw_checkpoint_stats",
+    "draw_checkpoint_table", "draw_execution_graph", "draw_job_graph", "draw_spacetime", "draw_timelines",
+    "snapshot_marks", "task_spans", "write_figures",
 ]

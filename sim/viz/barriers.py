@@ -114,19 +114,29 @@ def alignment_timeouts(trace: Iterable[TraceEvent]) -> list[tuple[int, str, int]
     return [(e.t_us, e.task, e.checkpoint_id) for e in trace if isinstance(e, AlignmentTimedOut)]
 
 
-def checkpoint_outcomes(trace: Iterable[TraceEvent]) -> dict[int, tuple[int, int | None, str]]:
-    """Checkpoint id -> (trigger_us, end_us, status), end_us None while in progress.
+class Outcome(NamedTuple):
+    """How one checkpoint went: `end_us` is its completion or abort time (None while in progress)."""
 
-    The status is "COMPLETED", "FAILED" (`CheckpointAborted`) or "IN_PROGRESS";
-    the end is the completion or abort time, which `CheckpointStats` does not keep.
+    trigger_us: int
+    end_us: int | None
+    status: str
+    reason: str | None = None
+
+
+def checkpoint_outcomes(trace: Iterable[TraceEvent]) -> dict[int, Outcome]:
+    """Checkpoint id -> `Outcome`, ids sorted.
+
+    The status is "COMPLETED", "FAILED" (`CheckpointAborted`, with its reason)
+    or "IN_PROGRESS"; the end time is one `CheckpointStats` does not keep.
     """
-    out: dict[int, tuple[int, int | None, str]] = {}
+    out: dict[int, Outcome] = {}
     for e in trace:
         if isinstance(e, CheckpointTriggered):
-            out[e.checkpoint_id] = (e.t_us, None, "IN_PROGRESS")
-        elif isinstance(e, (CheckpointCompleted, CheckpointAborted)) and e.checkpoint_id in out:
-            status = "COMPLETED" if isinstance(e, CheckpointCompleted) else "FAILED"
-            out[e.checkpoint_id] = (out[e.checkpoint_id][0], e.t_us, status)
+            out[e.checkpoint_id] = Outcome(e.t_us, None, "IN_PROGRESS")
+        elif isinstance(e, CheckpointCompleted) and e.checkpoint_id in out:
+            out[e.checkpoint_id] = Outcome(out[e.checkpoint_id].trigger_us, e.t_us, "COMPLETED")
+        elif isinstance(e, CheckpointAborted) and e.checkpoint_id in out:
+            out[e.checkpoint_id] = Outcome(out[e.checkpoint_id].trigger_us, e.t_us, "FAILED", e.reason)
     return {cid: out[cid] for cid in sorted(out)}
 
 
@@ -142,7 +152,7 @@ def checkpoint_window_us(trace: Iterable[TraceEvent], checkpoint_id: int) -> tup
     outcomes = checkpoint_outcomes(events)
     if checkpoint_id not in outcomes:
         raise ValueError(f"no checkpoint {checkpoint_id} in this trace; triggered: {sorted(outcomes)}")
-    start_us, end_us, _ = outcomes[checkpoint_id]
+    start_us, end_us = outcomes[checkpoint_id][:2]
     if end_us is None:
         end_us = max(e.t_us for e in events)
     marks = [e.arrival_us for e in events if isinstance(e, BarrierSent) and e.checkpoint_id == checkpoint_id]

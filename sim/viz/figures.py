@@ -1,7 +1,8 @@
 """Every standard picture of a run, written as PNG files into one folder.
 
 Layer: `sim.viz`; called by `sim.cli` after a run. Reads only the run's trace,
-graphs and placements, through the drawing functions of this package. Must not
+graphs and placements, through the drawing functions of this package. A run
+that triggered checkpoints also gets its checkpoint statistics and history. Must not
 change the run or depend on a display.
 """
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.trace import BufferSent
+from sim.viz.barriers import checkpoint_outcomes
+from sim.viz.checkpoints import draw_checkpoint_stats, draw_checkpoint_table
 from sim.viz.graphs import draw_execution_graph, draw_job_graph
 from sim.viz.spacetime import draw_spacetime
 from sim.viz.style import ms
@@ -37,12 +40,28 @@ def spacetime_window_ms(result: RunResult, buffers: int = SPACETIME_BUFFERS) -> 
     return ms(sent[0].t_us), ms(max(e.arrival_us for e in sent))
 
 
-def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
-    """Write job_graph.png, execution_graph.png, timeline.png and spacetime.png into `out_dir`.
+def spacetime_checkpoint(result: RunResult) -> int | None:
+    """The checkpoint the standard space-time diagram shows, or None when the run triggered none.
 
-    The space-time diagram covers the first `SPACETIME_BUFFERS` buffers (the
-    whole run if none was sent). Each figure is cleared after saving; figures
-    are never registered with pyplot, so nothing is kept alive.
+    The second completed checkpoint (the first one often overlaps start-up),
+    else the first completed, else the first triggered.
+    """
+    outcomes = checkpoint_outcomes(result.trace)
+    completed = [cid for cid, outcome in outcomes.items() if outcome.status == "COMPLETED"]
+    if completed:
+        return completed[min(1, len(completed) - 1)]
+    return next(iter(outcomes), None)
+
+
+def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
+    """Write job_graph.png, execution_graph.png, timeline.png and spacetime.png into `out_dir`,
+    and checkpoints.png and checkpoint_table.png when the run triggered checkpoints.
+
+    The space-time diagram covers one checkpoint (`spacetime_checkpoint`), from
+    its trigger to its end, widened a little, with all its barriers; without
+    checkpoints it covers the first `SPACETIME_BUFFERS` buffers (the whole run
+    if fewer were sent). Each figure is cleared after saving; figures are
+    never registered with pyplot, so nothing is kept alive.
 
     Args:
         result: the run.
@@ -53,13 +72,18 @@ def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    window = spacetime_window_ms(result) or (None, None)
+    checkpoint = spacetime_checkpoint(result)
+    window = (None, None) if checkpoint is not None else spacetime_window_ms(result) or (None, None)
     jobs = [
         ("job_graph.png", lambda p: draw_job_graph(result.job_graph, p)),
         ("execution_graph.png", lambda p: draw_execution_graph(result.execution_graph, result.placements, p)),
         ("timeline.png", lambda p: draw_timelines(result, p)),
-        ("spacetime.png", lambda p: draw_spacetime(result, p, start_ms=window[0], end_ms=window[1])),
+        ("spacetime.png", lambda p: draw_spacetime(result, p, start_ms=window[0], end_ms=window[1],
+                                                   checkpoint_id=checkpoint)),
     ]
+    if checkpoint is not None:
+        jobs += [("checkpoints.png", lambda p: draw_checkpoint_stats(result, p)),
+                 ("checkpoint_table.png", lambda p: draw_checkpoint_table(result, p))]
     written = []
     for name, draw in jobs:
         path = out / name

@@ -13,14 +13,14 @@ from matplotlib import patheffects
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
-from sim.viz.barriers import Barrier, BlockedSpan, SnapshotMark, stack_slots
+from sim.viz.barriers import Barrier, BlockedSpan, Outcome, SnapshotMark, merged_intervals, stack_slots
 from sim.viz.style import (
     ALIGNING_COLOR, CHECKPOINT_COLORS, SNAPSHOT_COLOR, TIMEOUT_COLOR, checkpoint_color, ms,
 )
 
 HATCH = "////"
 ALIGNING_LABEL = "channel blocked (aligning)"
-SNAPSHOT_LABEL = "snapshot (sync part ends)"
+SNAPSHOT_LABEL = "snapshot taken (black bar: sync part)"
 TIMEOUT_LABEL = "alignment timed out \u2192 unaligned"
 _HALO = [patheffects.withStroke(linewidth=4.2, foreground="white")]
 
@@ -44,6 +44,13 @@ def draw_barriers(ax, barriers: list[Barrier], rows: dict[str, int]) -> None:
             ax.add_patch(barrier_arrow(barrier, rows))
 
 
+def _strip(ax, task: str, channel: str, start_us: int, end_us: int, y: float, height: float) -> None:
+    strip = Rectangle((ms(start_us), y), ms(end_us - start_us), height, facecolor=ALIGNING_COLOR, alpha=0.35,
+                      edgecolor=ALIGNING_COLOR, hatch=HATCH, linewidth=0.6, zorder=2.5)
+    strip.set_gid(f"blocked:{task}:{channel}")
+    ax.add_patch(strip)
+
+
 def draw_blocked_spans(ax, rows: dict[str, int], spans: dict[str, list[BlockedSpan]],
                        band: tuple[float, float] = (0.06, 0.42)) -> int:
     """Draw each blocked channel as a hatched strip just below its consumer's lane.
@@ -61,13 +68,34 @@ def draw_blocked_spans(ax, rows: dict[str, int], spans: dict[str, list[BlockedSp
         slots = stack_slots([(s[0], s[1]) for s in task_spans])
         pitch = (band[1] - band[0]) / (max(slots) + 1)
         for (start, end, channel, _), slot in zip(task_spans, slots):
-            strip = Rectangle((ms(start), rows[task] + band[0] + slot * pitch), ms(end - start), pitch * 0.85,
-                              facecolor=ALIGNING_COLOR, alpha=0.35, edgecolor=ALIGNING_COLOR, hatch=HATCH,
-                              linewidth=0.6, zorder=2.5)
-            strip.set_gid(f"blocked:{task}:{channel}")
-            ax.add_patch(strip)
+            _strip(ax, task, channel, start, end, rows[task] + band[0] + slot * pitch, pitch * 0.85)
             drawn += 1
     return drawn
+
+
+def draw_aligning_bands(ax, rows: dict[str, int], spans: dict[str, list[BlockedSpan]],
+                        band: tuple[float, float]) -> bool:
+    """Draw one hatched band per subtask where any of its input channels was blocked (the union)."""
+    drawn = False
+    for task, task_spans in spans.items():
+        if task in rows:
+            for start, end in merged_intervals((s[0], s[1]) for s in task_spans):
+                _strip(ax, task, "*", start, end, rows[task] + band[0], band[1] - band[0])
+                drawn = True
+    return drawn
+
+
+def draw_checkpoint_bounds(ax, checkpoint_id: int, outcome: Outcome, label_y: float) -> None:
+    """Dashed lines at a checkpoint's trigger and end, each named at `label_y` (a free strip above the lanes)."""
+    color = checkpoint_color(checkpoint_id)
+    ax.axvline(ms(outcome.trigger_us), color=color, linestyle="--", linewidth=1.1, zorder=1.5)
+    ax.text(ms(outcome.trigger_us), label_y, f" checkpoint {checkpoint_id} triggered", ha="left", va="center",
+            fontsize=8.5, color="#222222", zorder=8)
+    if outcome.end_us is not None:
+        ended = "completed" if outcome.status == "COMPLETED" else f"failed ({outcome.reason})"
+        ax.axvline(ms(outcome.end_us), color=color, linestyle="--", linewidth=1.1, zorder=1.5)
+        ax.text(ms(outcome.end_us), label_y, f"checkpoint {checkpoint_id} {ended} ", ha="right", va="center",
+                fontsize=8.5, color="#222222", zorder=8)
 
 
 def draw_snapshots(ax, rows: dict[str, int], marks: list[SnapshotMark], height: float = 0.5,
@@ -86,11 +114,14 @@ def draw_snapshots(ax, rows: dict[str, int], marks: list[SnapshotMark], height: 
     return bool(shown)
 
 
-def draw_timeouts(ax, rows: dict[str, int], timeouts: list[tuple[int, str, int]]) -> bool:
-    """A gold star where a subtask's alignment timed out and it switched the checkpoint to unaligned."""
+def draw_timeouts(ax, rows: dict[str, int], timeouts: list[tuple[int, str, int]], lift: float = 0.3) -> bool:
+    """A gold star where a subtask's alignment timed out and it switched the checkpoint to unaligned.
+
+    The star sits `lift` above the lane line, clear of the snapshot diamond that usually follows at once.
+    """
     shown = [(t, task) for t, task, _ in timeouts if task in rows]
     if shown:
-        points = ax.scatter([ms(t) for t, _ in shown], [rows[task] for _, task in shown], marker="*", s=170,
+        points = ax.scatter([ms(t) for t, _ in shown], [rows[task] - lift for _, task in shown], marker="*", s=170,
                             color=TIMEOUT_COLOR, edgecolors="black", linewidths=0.8, zorder=7)
         points.set_gid("alignment-timeouts")
     return bool(shown)

@@ -27,10 +27,13 @@ from matplotlib.patches import FancyArrowPatch
 
 from sim.trace import BufferSent, ChannelEventSent, TraceEvent
 from sim.viz.barriers import (
-    Barrier, BlockedSpan, SnapshotMark, alignment_timeouts, barrier_messages, blocked_spans, checkpoint_window_us,
-    snapshot_marks,
+    Barrier, BlockedSpan, SnapshotMark, alignment_timeouts, barrier_messages, blocked_spans, checkpoint_outcomes,
+    checkpoint_window_us, snapshot_marks,
 )
-from sim.viz.marks import barrier_handles, draw_barriers, draw_blocked_spans, draw_snapshots, draw_timeouts, mark_handles
+from sim.viz.marks import (
+    barrier_handles, draw_barriers, draw_blocked_spans, draw_checkpoint_bounds, draw_snapshots, draw_timeouts,
+    mark_handles,
+)
 from sim.viz.style import EVENT_COLOR, lane_order, lanes_height_in, ms, new_figure, partitioner_color, save_png
 from sim.viz.timeline import (
     draw_failures, draw_state_bars, lane_legend_handles, setup_lanes, task_failures, task_spans, trace_end_us,
@@ -106,11 +109,12 @@ def sample_buffers(messages: list[Message], max_arrows: int) -> tuple[list[Messa
     return out, step
 
 
-def _window_us(start_ms: float | None, end_ms: float | None, last_us: int) -> tuple[int, int]:
-    start_us = 0 if start_ms is None else round(start_ms * 1000)
+def _window_us(start_ms: float | None, end_ms: float | None, last_us: int, first_us: int = 0) -> tuple[int, int]:
+    """The window in µs; an open start is `first_us`, an open end `last_us`."""
+    start_us = first_us if start_ms is None else round(start_ms * 1000)
     end_us = last_us if end_ms is None else round(end_ms * 1000)
     if end_us < start_us:
-        raise ValueError(f"the time window ends ({end_ms} ms) before it starts ({start_ms} ms)")
+        raise ValueError(f"the time window ends ({ms(end_us)} ms) before it starts ({ms(start_us)} ms)")
     return start_us, end_us
 
 
@@ -124,8 +128,10 @@ def _arrow(message: Message, rows: dict[str, int]) -> FancyArrowPatch:
                            color=EVENT_COLOR, alpha=0.75, shrinkA=0, shrinkB=0, zorder=4)
 
 
-def _legend_handles(shown: list[Message], marks: _Marks, failed: bool) -> list:
+def _legend_handles(shown: list[Message], marks: _Marks, failed: bool, steps: bool) -> list:
     handles = lane_legend_handles(failed, alive=False, alpha=_BAR_ALPHA)
+    if not steps:  # no busy or backpressured bar in the window: name only the failure mark
+        handles = handles[2:]
     for kind in sorted({m.partitioner for m in shown if m.event is None}):
         handles.append(Line2D([], [], color=partitioner_color(kind), linewidth=1.5, label=f"buffer ({kind.upper()})"))
     for name in sorted({m.event for m in shown if m.event is not None}):
@@ -143,6 +149,8 @@ def _title(result: RunResult, window: tuple[int, int], total: int, step: int, ma
         title += f" (showing 1 in {step})"
     if marks.barriers:
         title += f", {len(marks.barriers)} barriers"
+    if not getattr(result.trace, "buffers", True):
+        title += "\n(trace level below BUFFERS: no buffers or steps recorded)"
     return title
 
 
@@ -165,27 +173,32 @@ class _Marks:
 def _marks(result: RunResult, rows: dict[str, int], window: tuple[int, int], checkpoint_id: int | None) -> _Marks:
     """Barriers sent, blocked spans overlapping, snapshots and timeouts inside the window, on shown lanes."""
     trace, (start_us, end_us) = result.trace, window
-    wanted = (lambda cid: True) if checkpoint_id is None else (lambda cid: cid == checkpoint_id)  # noqa: E731
-    barriers = [b for b in barrier_messages(trace, result.execution_graph) if wanted(b.checkpoint_id)
-                and start_us <= b.sent_us <= end_us and b.producer in rows and b.consumer in rows]
-    blocked = {task: kept for task, spans in blocked_spans(trace).items() if task in rows
-               if (kept := [s for s in spans if wanted(s[3]) and s[1] >= start_us and s[0] <= end_us])}
-    snapshots = [m for m in snapshot_marks(trace) if wanted(m.checkpoint_id) and m.task in rows
-                 and m.end_us >= start_us and m.start_us <= end_us]
-    timeouts = [t for t in alignment_timeouts(trace) if wanted(t[2]) and t[1] in rows and start_us <= t[0] <= end_us]
+
+    def shown(cid: int, *tasks: str) -> bool:
+        return checkpoint_id in (None, cid) and all(task in rows for task in tasks)
+
+    barriers = [b for b in barrier_messages(trace, result.execution_graph)
+                if shown(b.checkpoint_id, b.producer, b.consumer) and start_us <= b.sent_us <= end_us]
+    blocked: dict[str, list[BlockedSpan]] = {}
+    for task, spans in blocked_spans(trace).items():
+        kept = [s for s in spans if shown(s[3], task) and s[1] >= start_us and s[0] <= end_us]
+        if kept:
+            blocked[task] = kept
+    snapshots = [m for m in snapshot_marks(trace)
+                 if shown(m.checkpoint_id, m.task) and m.end_us >= start_us and m.start_us <= end_us]
+    timeouts = [t for t in alignment_timeouts(trace) if shown(t[2], t[1]) and start_us <= t[0] <= end_us]
     return _Marks(checkpoint_id, barriers, blocked, snapshots, timeouts)
 
 
 def _default_window(result: RunResult, start_ms: float | None, end_ms: float | None,
                     checkpoint_id: int | None) -> tuple[int, int]:
-    """The window asked for; its open ends are the run's ends, or the checkpoint's with a margin."""
+    """The window asked for; its open ends are the run's ends, or the checkpoint's widened by a margin."""
     last_us = max(result.end_time_us, trace_end_us(result.trace))
     if checkpoint_id is None:
         return _window_us(start_ms, end_ms, last_us)
     first, last = checkpoint_window_us(result.trace, checkpoint_id)
     margin = max((last - first) // 12, 200)
-    start_us = max(first - margin, 0) if start_ms is None else round(start_ms * 1000)
-    return _window_us(ms(start_us), end_ms, min(last + margin, last_us))
+    return _window_us(start_ms, end_ms, min(last + margin, last_us), max(first - margin, 0))
 
 
 def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, start_ms: float | None = None,
@@ -231,10 +244,13 @@ def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, sta
     marks = _marks(result, rows, window, checkpoint_id)
     fig = new_figure(12.0, lanes_height_in(len(lanes)) + 0.3)
     ax = fig.add_subplot()
-    _draw_lanes(ax, lanes, task_spans(result.trace), *window)
+    steps = _draw_lanes(ax, lanes, task_spans(result.trace), *window)
     failed = _draw_content(ax, result, lanes, shown, marks, window)
     total = sum(1 for m in messages if m.event is None)
-    _finish(ax, lanes, window, _legend_handles(shown, marks, failed))
+    _finish(ax, lanes, window, _legend_handles(shown, marks, failed, steps))
+    if checkpoint_id is not None:  # a free strip above the first lane names the checkpoint's start and end
+        ax.set_ylim(len(lanes) - 0.5, -0.95)
+        draw_checkpoint_bounds(ax, checkpoint_id, checkpoint_outcomes(result.trace)[checkpoint_id], -0.72)
     fig.suptitle(_title(result, window, total, step, marks), fontsize=11)
     save_png(fig, path)
     return fig
@@ -260,13 +276,17 @@ def _finish(ax, lanes: list[str], window: tuple[int, int], handles: list) -> Non
     start_us, end_us = window
     pad = max(end_us - start_us, 10) * 0.01
     ax.set_xlim(ms(start_us - pad), ms(end_us + pad))
-    ncols = len(handles) if len(handles) <= 5 else -(-len(handles) // 2) if len(handles) <= 10 else 5
+    ncols = len(handles) if len(handles) <= 5 else -(-len(handles) // 2) if len(handles) <= 8 else 4
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=ncols, frameon=False,
               fontsize=9, borderaxespad=0)
 
 
-def _draw_lanes(ax, lanes: list[str], spans: dict, start_us: int, end_us: int) -> None:
+def _draw_lanes(ax, lanes: list[str], spans: dict, start_us: int, end_us: int) -> bool:
+    """Lane lines and light state bars; returns whether any bar was drawn."""
+    drawn = False
     for y, task in enumerate(lanes):
         ax.axhline(y, color="#CFCFCF", linewidth=0.8, zorder=1)
         inside = [s for s in spans.get(task, []) if s[1] >= start_us and s[0] <= end_us]
         draw_state_bars(ax, y, inside, alpha=_BAR_ALPHA, height=0.5)
+        drawn = drawn or bool(inside)
+    return drawn

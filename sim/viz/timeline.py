@@ -1,8 +1,10 @@
-"""Per-subtask timelines: when each subtask was busy, backpressured or idle, drawn from the trace.
+"""Per-subtask timelines: when each subtask was busy, backpressured, idle, aligning or snapshotting, from the trace.
 
 Layer: `sim.viz`. Reads only trace events (`BufferConsumed`,
-`SourceRecordsEmitted`, `BackpressureStarted`/`Ended`, task lifecycle) and the
-execution graph's subtask order; never a live task or thread. The span
+`SourceRecordsEmitted`, `BackpressureStarted`/`Ended`, task lifecycle, and the
+checkpoint events `ChannelBlocked`/`Resumed`, `SnapshotTaken`,
+`AlignmentTimedOut`) and the execution graph's subtask order; never a live
+task or thread. The span
 functions are pure and import no matplotlib state, so they are unit-tested
 directly; `draw_timelines` turns them into a figure.
 
@@ -24,6 +26,8 @@ from sim.trace import (
     BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, SourceRecordsEmitted, TaskDeployed, TaskFailed,
     TaskFinished, TraceEvent,
 )
+from sim.viz.barriers import BlockedSpan, alignment_timeouts, blocked_spans, merged_intervals, snapshot_marks
+from sim.viz.marks import draw_aligning_bands, draw_snapshots, draw_timeouts, mark_handles
 from sim.viz.style import (
     ALIVE_COLOR, BACKPRESSURED_COLOR, BUSY_COLOR, FAILED_COLOR, lane_label, lane_order, lanes_height_in, ms,
     new_figure, save_png,
@@ -173,19 +177,35 @@ def setup_lanes(ax, lanes: list[str]) -> None:
 
 
 def _draw_shares(ax, lanes: list[str], spans: dict[str, list[Span]],
-                 lifetimes: dict[str, list[tuple[int, int]]]) -> None:
+                 lifetimes: dict[str, list[tuple[int, int]]], blocked: dict[str, list[BlockedSpan]]) -> None:
     for y, task in enumerate(lanes):
         shares = state_shares(spans.get(task, []), lifetimes.get(task, []))
-        ax.text(1.01, y, f"busy {shares[BUSY]:.0%}  bp {shares[BACKPRESSURED]:.0%}", fontsize=8,
-                color="#444444", va="center", ha="left", transform=ax.get_yaxis_transform())
+        text = f"busy {shares[BUSY]:.0%}  bp {shares[BACKPRESSURED]:.0%}"
+        if blocked:
+            life = sum(end - start for start, end in lifetimes.get(task, []))
+            aligning = sum(end - start for start, end in merged_intervals((s[0], s[1]) for s in blocked.get(task, [])))
+            text += f"  align {aligning / life if life else 0.0:.0%}"
+        ax.text(1.01, y, text, fontsize=8, color="#444444", va="center", ha="left", transform=ax.get_yaxis_transform())
+
+
+def _draw_checkpoint_marks(ax, lanes: list[str], trace, blocked: dict[str, list[BlockedSpan]]) -> list:
+    """Aligning bands under the bars, snapshot and timeout marks on them; returns their legend entries."""
+    rows = {task: y for y, task in enumerate(lanes)}
+    aligning = draw_aligning_bands(ax, rows, blocked, band=(0.36, 0.52))
+    snapshots = draw_snapshots(ax, rows, snapshot_marks(trace), height=0.7, size=30)
+    timeouts = draw_timeouts(ax, rows, alignment_timeouts(trace))
+    return mark_handles(aligning, snapshots, timeouts)
 
 
 def draw_timelines(result: RunResult, path: str | os.PathLike | None = None) -> Figure:
-    """Draw one lane per subtask showing busy, backpressured and idle time.
+    """Draw one lane per subtask showing busy, backpressured, idle, aligning and snapshotting time.
 
     Lanes follow the execution graph (vertex, then index) from top to bottom.
     A grey line marks when the subtask was deployed; bars show busy (blue) and
     backpressured (red) steps; the gaps on the line are idle. Failures are an X.
+    With checkpoints, a hatched band under a lane shows when the subtask was
+    aligning (some input channel blocked), a black bar and a diamond each
+    snapshot's synchronous part, and a gold star an alignment timeout.
 
     Args:
         result: the run; only its trace and execution graph are read.
@@ -204,11 +224,14 @@ def draw_timelines(result: RunResult, path: str | os.PathLike | None = None) -> 
         for start, end in lifetimes.get(task, []):
             ax.hlines(y, ms(start), ms(end), color=ALIVE_COLOR, linewidth=1.5, zorder=1)
         draw_state_bars(ax, y, spans.get(task, []))
+    blocked = blocked_spans(trace)
+    marks = _draw_checkpoint_marks(ax, lanes, trace, blocked)
     failed = draw_failures(ax, lanes, task_failures(trace))
     setup_lanes(ax, lanes)
     ax.set_xlim(0, ms(end_us) * 1.01)
-    _draw_shares(ax, lanes, spans, lifetimes)
-    ax.legend(handles=lane_legend_handles(failed), loc="lower left", bbox_to_anchor=(0, 1.01), ncols=4,
+    _draw_shares(ax, lanes, spans, lifetimes, blocked)
+    handles = lane_legend_handles(failed) + marks
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=min(len(handles), 4),
               frameon=False, fontsize=9, borderaxespad=0)
     note = "" if getattr(trace, "buffers", True) else " (trace level below BUFFERS: no steps recorded)"
     fig.suptitle(f"Subtask timelines: {result.job_name} (seed {result.seed}), {result.status} at "
