@@ -205,10 +205,12 @@ class StreamTask:
         operators: dict[str, dict] = {}
         full = checkpointed = 0
         for op_id, op in self.operators.items():
-            keyed = operator = None
+            keyed = None
             backend = self._backends.get(op_id)
             if backend is not None:
-                snap = backend.snapshot(checkpoint_id)
+                # A failure here (e.g. state that cannot be serialised) fails the task, as a
+                # synchronous snapshot failure does in Flink.
+                snap = op._call(lambda: backend.snapshot(checkpoint_id), None, has_record=False)
                 keyed = snap.to_json()
                 full += snap.full_size_bytes
                 checkpointed += snap.checkpointed_size_bytes

@@ -161,3 +161,29 @@ def test_rocksdb_and_hashmap_give_the_same_results_and_rocksdb_costs_more_time()
     assert sorted(runs["hashmap"].values("sink")) == sorted(runs["rocksdb"].values("sink"))
     busy = {b: r.metrics["count->sink[0]"].busy_us for b, r in runs.items()}
     assert busy["rocksdb"] > busy["hashmap"]
+
+
+class _Point:
+    def __init__(self, x):
+        self.x = x
+
+
+def test_state_that_cannot_be_serialised_fails_the_task_naming_state_and_fix():
+    """A synchronous snapshot failure fails the task (as in Flink), with an error naming the state and the fix."""
+    from sim.api import KeyedProcessFunction, ValueStateDescriptor
+
+    class Keep(KeyedProcessFunction):
+        def open(self, runtime_context):
+            self.state = runtime_context.get_state(ValueStateDescriptor("last_point"))
+
+        def process_element(self, value, ctx):
+            self.state.update(_Point(value))
+            yield value
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(5)
+    env.from_source(NumberSequenceSource(0, 20_000)).key_by(lambda v: v % 10).process(Keep()).add_sink(lambda v: None)
+    result = Simulation(env).run()
+    assert result.status == "FAILED"
+    assert result.failure.operator == "process[0]"
+    assert "state 'last_point'" in result.failure.error and "register_type" in result.failure.error
