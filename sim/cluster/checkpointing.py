@@ -273,9 +273,18 @@ class TaskCheckpointing:
         yield self.env.timeout(cpu_us + self.thread.upload_us(upload_bytes))
         if entry.aborted or self.coordinator is None:
             return
-        ack = self._ack(entry, persisted, started)
-        self.running.pop(entry.checkpoint_id, None)
-        self.coordinator._rpc(lambda: self.coordinator.acknowledge(entry.checkpoint_id, ack))
+        cid = entry.checkpoint_id
+        self.running.pop(cid, None)
+        try:
+            ack = self._ack(entry, persisted, started)
+        except (OSError, ValueError, TypeError) as exc:
+            # An asynchronous-phase failure declines the checkpoint; it does not fail the task.
+            if self.trace.checkpoints:
+                self.trace.emit(CheckpointDeclined(self.env.now, self.thread.id, cid,
+                                                   f"{AbortReason.ASYNC_PHASE_FAILED.name}: {exc}"))
+            self.coordinator._rpc(lambda: self.coordinator.decline(cid, self.thread.id, AbortReason.ASYNC_PHASE_FAILED))
+            return
+        self.coordinator._rpc(lambda: self.coordinator.acknowledge(cid, ack))
 
     def _channel_state(self, entry: SubtaskCheckpoint) -> int:
         """Put the recorded in-flight buffers into the payload; returns their size in bytes."""

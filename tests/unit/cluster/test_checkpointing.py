@@ -187,3 +187,15 @@ def test_state_that_cannot_be_serialised_fails_the_task_naming_state_and_fix():
     assert result.status == "FAILED"
     assert result.failure.operator == "process[0]"
     assert "state 'last_point'" in result.failure.error and "register_type" in result.failure.error
+
+
+def test_a_failing_checkpoint_write_declines_the_checkpoint(tmp_path):
+    """An I/O error in the asynchronous part declines that checkpoint (ASYNC_PHASE_FAILED), counted as a failure."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the checkpoint directory should be")
+    env = _env()
+    env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(1_000)
+    result = _run(env, checkpoint_dir=str(blocker / "checkpoints"))
+    assert result.status == "FINISHED"
+    reasons = {c.failure_reason for c in result.checkpoints if c.status == "FAILED"}
+    assert "ASYNC_PHASE_FAILED" in reasons
