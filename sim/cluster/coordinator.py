@@ -55,6 +55,7 @@ class SubtaskAck:
     unaligned: bool = False
     payload: dict | None = None
     handle: Any = None
+    finished: bool = False
 
 
 @dataclass
@@ -76,6 +77,7 @@ class CompletedCheckpoint:
     savepoint: bool
     payloads: dict[str, dict]
     path: str | None
+    finished_tasks: tuple[str, ...] = ()
 
 
 def barrier_options(config: CheckpointConfig, savepoint: bool = False) -> CheckpointOptions:
@@ -186,7 +188,7 @@ class CheckpointCoordinator:
         for cid in sorted(self.pending):
             pending = self.pending.get(cid)
             if pending is not None and task in pending.waiting and not self._started(task, cid):
-                self.acknowledge(cid, SubtaskAck(task))
+                self.acknowledge(cid, SubtaskAck(task, finished=True))
 
     def _started(self, task: str, checkpoint_id: int) -> bool:
         thread = next(t for t in self.threads if t.id == task)
@@ -208,8 +210,9 @@ class CheckpointCoordinator:
             path = str(self.writer.finalize(cid, kind, {"trigger_us": pending.trigger_us, "completed_us": now},
                                             handles))
         payloads = {task: a.payload for task, a in sorted(pending.acks.items()) if a.payload is not None}
+        finished = tuple(sorted(task for task, a in pending.acks.items() if a.finished))
         self.completed.append(CompletedCheckpoint(cid, pending.trigger_us, now,
-                                                  pending.barrier.options.is_savepoint, payloads, path))
+                                                  pending.barrier.options.is_savepoint, payloads, path, finished))
         acks = pending.acks.values()
         self.trace.emit(CheckpointCompleted(now, cid, now - pending.trigger_us,
                                             sum(a.checkpointed_bytes for a in acks), sum(a.full_bytes for a in acks),

@@ -28,10 +28,13 @@ def keyed_state(checkpoints: list[CompletedCheckpoint], checkpoint_id: int, oper
     """Key -> {state name: value} of `operator_id` as checkpoint `checkpoint_id` captured it.
 
     `checkpoints` are the run's completed checkpoints (earlier ones supply the
-    bases of incremental snapshots).
+    bases of incremental snapshots). Subtasks that had finished acknowledge with
+    no state (Flink does not restore finished operators), so their keys are
+    absent; `CompletedCheckpoint.finished_tasks` names them. A checkpoint in
+    which every subtask of the operator had finished gives an empty dict.
 
     Raises:
-        KeyError: no completed checkpoint has that id, or it holds no keyed state of that operator.
+        KeyError: no completed checkpoint has that id.
     """
     chain = [c for c in checkpoints if c.checkpoint_id <= checkpoint_id]
     if not chain or chain[-1].checkpoint_id != checkpoint_id:
@@ -39,7 +42,7 @@ def keyed_state(checkpoints: list[CompletedCheckpoint], checkpoint_id: int, oper
                        f"{[c.checkpoint_id for c in checkpoints]}")
     snapshots = [s for c in chain for s in _keyed_snapshots(c, operator_id)]
     if not any(s.checkpoint_id == checkpoint_id for s in snapshots):
-        raise KeyError(f"checkpoint {checkpoint_id} holds no keyed state of operator {operator_id!r}")
+        return {}
     max_p = snapshots[0].max_parallelism
     backend = HeapKeyedStateBackend(f"{operator_id}[inspect]", max_p, KeyGroupRange(0, max_p - 1))
     backend.restore(snapshots)
