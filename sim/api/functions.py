@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sim.api.state import StateDescriptor
 
 LONG_MIN = -(1 << 63)
+LONG_MAX = (1 << 63) - 1
 
 
 class OutputTag:

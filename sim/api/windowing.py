@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable
 
-from sim.api.functions import Function
+from sim.api.functions import LONG_MAX, LONG_MIN, Function
 
-LONG_MAX = (1 << 63) - 1
-LONG_MIN = -(1 << 63)
 
 
 def milliseconds_of(value: Any, what: str) -> int:
