@@ -19,13 +19,13 @@ anything: a timer at or behind the current watermark fires at the next
 `advance_watermark` (in Flink, the next, larger watermark).
 """
 
-from sim.api.functions import LONG_MIN
 from __future__ import annotations
 
 import heapq
 from enum import Enum
 from typing import Any, Callable, Container, NamedTuple
 
+from sim.api.functions import LONG_MIN
 
 
 class TimerChange(Enum):
