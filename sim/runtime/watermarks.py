@@ -339,7 +339,26 @@ def _assign_timestamp(assigner: TimestampAssigner, value: Any, record_timestamp:
     return check_timestamp_ms(timestamp, f"the timestamp assigned to {reprlib.repr(value)}")
 
 
-class SplitWatermarks:
+class _WatermarkDriver:
+    """What the task reads from a watermark driver: the last emitted watermark and the status."""
+
+    _out: _AnnouncedOutput
+
+    @property
+    def current_watermark(self) -> int:
+        """The last watermark emitted (Long.MIN_VALUE before the first)."""
+        return self._out.max_sent
+
+    @property
+    def status(self) -> WatermarkStatus:
+        return self._out.status
+
+    @property
+    def is_idle(self) -> bool:
+        return self._out.status is WatermarkStatus.IDLE
+
+
+class SplitWatermarks(_WatermarkDriver):
     """A FLIP-27 source's event time: one generator per split, combined by minimum over non-idle splits.
 
     Lifecycle: `add_split` registers a split (it holds the minimum at
@@ -373,19 +392,6 @@ class SplitWatermarks:
     @property
     def splits(self) -> tuple[Hashable, ...]:
         return tuple(self._slots)
-
-    @property
-    def current_watermark(self) -> int:
-        """The last watermark emitted (Long.MIN_VALUE before the first)."""
-        return self._out.max_sent
-
-    @property
-    def status(self) -> WatermarkStatus:
-        return self._out.status
-
-    @property
-    def is_idle(self) -> bool:
-        return self._out.status is WatermarkStatus.IDLE
 
     def split_watermark(self, split: Hashable) -> int:
         return self._slot(split).output.partial.watermark
@@ -457,7 +463,7 @@ class _EmitterOutput:
         return pending
 
 
-class TimestampsAndWatermarks:
+class TimestampsAndWatermarks(_WatermarkDriver):
     """`assign_timestamps_and_watermarks` in mid-pipeline: new timestamps, one generator, own event time.
 
     Lifecycle: `on_record` stamps each record (the assigner sees the record's
@@ -479,18 +485,6 @@ class TimestampsAndWatermarks:
         self._out = _AnnouncedOutput()
         self._emitter = _EmitterOutput(self._out)
         self._slot = _GeneratorSlot(strategy.create_generator(), self._emitter, strategy.idle_timeout_ms)
-
-    @property
-    def current_watermark(self) -> int:
-        return self._out.max_sent
-
-    @property
-    def status(self) -> WatermarkStatus:
-        return self._out.status
-
-    @property
-    def is_idle(self) -> bool:
-        return self._out.status is WatermarkStatus.IDLE
 
     def on_record(self, value: Any, record_timestamp: int | None = None) -> StampedRecord:
         timestamp = _assign_timestamp(self._assigner, value, record_timestamp)
