@@ -217,13 +217,13 @@ class TaskCheckpointing:
                 entry.inputs_done.succeed()
 
     def register_alignment_timeout(self, checkpoint_id: int, deadline_us: int) -> None:
-        def fire(_event: Any) -> None:
+        def fire() -> None:
             if self.handler is not None and not self.thread.finished:
                 if self.trace.checkpoints and self.handler.pending_checkpoint_id == checkpoint_id:
                     self.trace.emit(AlignmentTimedOut(self.env.now, self.thread.id, checkpoint_id))
                 self.handler.alignment_timed_out(checkpoint_id)
 
-        self.env.timeout(max(0, deadline_us - self.env.now)).callbacks.append(fire)
+        self.env.schedule_call(max(0, deadline_us - self.env.now), fire)
 
     # --- performing a checkpoint ----------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
 
+from sim.kernel.environment import SimEnvironment
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode
 from sim.kernel.clock import ms_to_us
 from sim.runtime.checkpoint_events import AbortReason, BarrierKind, CheckpointBarrier, CheckpointOptions
@@ -94,7 +95,7 @@ def barrier_options(config: CheckpointConfig, savepoint: bool = False) -> Checkp
 class CheckpointCoordinator:
     """Runs periodic checkpoints for one job on the JobManager."""
 
-    def __init__(self, env: simpy.Environment, config: CheckpointConfig, trace: Trace, rpc_latency_us: int,
+    def __init__(self, env: SimEnvironment, config: CheckpointConfig, trace: Trace, rpc_latency_us: int,
                  threads: list[TaskThread], writer: Any, fail_job: Callable[[str], None]):
         config.validate()
         self.env = env
@@ -158,14 +159,11 @@ class CheckpointCoordinator:
             if thread.is_root():
                 self._rpc(lambda th=thread: th.checkpointing.trigger_received(barrier))
         timeout_us = ms_to_us(self.config.timeout_ms)
-        self.env.timeout(timeout_us).callbacks.append(lambda _e: self.abort(cid, AbortReason.EXPIRED))
+        self.env.schedule_call(timeout_us, lambda: self.abort(cid, AbortReason.EXPIRED))
         return cid
 
     def _rpc(self, call: Callable[[], None]) -> None:
-        if self.rpc_latency_us == 0:
-            call()
-        else:
-            self.env.timeout(self.rpc_latency_us).callbacks.append(lambda _e: call())
+        self.env.call_after(self.rpc_latency_us, call)
 
     # --- from the tasks ---------------------------------------------------------------
 

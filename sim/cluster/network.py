@@ -39,6 +39,7 @@ from typing import Any, Callable
 import simpy
 
 from sim.cluster.spec import LinkSpec, NetworkConfig
+from sim.kernel.environment import SimEnvironment
 from sim.graph.execution_graph import Channel
 from sim.runtime.checkpoint_events import BarrierKind, CheckpointBarrier
 from sim.trace import BarrierPromoted, BarrierSent, BufferReceived, BufferSent, ChannelEventSent, CreditAnnounced, Trace
@@ -166,7 +167,7 @@ class InputGate:
 class ChannelLink:
     """One channel: the sender's queue and credit, the wire, the receiver's queue and buffers."""
 
-    def __init__(self, env: simpy.Environment, channel: Channel, link: LinkSpec | None, nic: Nic | None,
+    def __init__(self, env: SimEnvironment, channel: Channel, link: LinkSpec | None, nic: Nic | None,
                  config: NetworkConfig, trace: Trace, rng: random.Random):
         self.env = env
         self.channel = channel
@@ -204,8 +205,7 @@ class ChannelLink:
                 self.queue.append(item)
                 if item.options.kind is BarrierKind.TIMEOUTABLE_ALIGNED:
                     deadline = item.timestamp_us + item.options.alignment_timeout_us
-                    self.env.timeout(max(0, deadline - self.env.now)).callbacks.append(
-                        lambda _e: self._promote(item))
+                    self.env.schedule_call(max(0, deadline - self.env.now), lambda: self._promote(item))
             self.try_send()
             return
         self.queue.append(item)
@@ -233,11 +233,7 @@ class ChannelLink:
 
     def resume(self) -> None:
         """The consumer resumed consumption after alignment: send again (after the link latency)."""
-        delay = 0 if self.link is None else self.link.latency_us
-        if delay:
-            self.env.timeout(delay).callbacks.append(lambda _e: self._unblock())
-        else:
-            self._unblock()
+        self.env.call_after(self._latency_us(), self._unblock)
 
     def _unblock(self) -> None:
         self.blocked = False
@@ -282,10 +278,7 @@ class ChannelLink:
             else:
                 self.trace.emit(BufferSent(now, self.id, item.seq, self.backlog, arrival))
         backlog = self.backlog
-        if arrival == now:
-            self._deliver(item, backlog)
-        else:
-            self.env.timeout(arrival - now).callbacks.append(lambda _e: self._deliver(item, backlog))
+        self.env.call_after(arrival - now, lambda: self._deliver(item, backlog))
 
     # --- receiver -------------------------------------------------------------------
 
@@ -331,10 +324,11 @@ class ChannelLink:
         now = self.env.now
         if self.trace.buffers:
             self.trace.emit(CreditAnnounced(now, self.id, credits))
-        if self.link is None or self.link.latency_us == 0:
-            self._credit_arrived(credits)
-        else:
-            self.env.timeout(self.link.latency_us).callbacks.append(lambda _e: self._credit_arrived(credits))
+        self.env.call_after(self._latency_us(), lambda: self._credit_arrived(credits))
+
+    def _latency_us(self) -> int:
+        """One-way latency of this channel's link (0 for a local channel)."""
+        return 0 if self.link is None else self.link.latency_us
 
     def _credit_arrived(self, credits: int) -> None:
         self.credit += credits

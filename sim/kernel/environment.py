@@ -8,6 +8,8 @@ schedules siblings in a fixed order.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import simpy
 
 
@@ -27,3 +29,14 @@ class SimEnvironment(simpy.Environment):
         if type(delay) is not int or delay < 0:
             raise ValueError(f"virtual time is integer microseconds: timeout of {delay!r} is not allowed")
         return simpy.Timeout(self, delay, value)
+
+    def schedule_call(self, delay_us: int, action: Callable[[], object]) -> None:
+        """Run `action` after `delay_us`, always through the event queue (even for 0)."""
+        self.timeout(delay_us).callbacks.append(lambda _event: action())
+
+    def call_after(self, delay_us: int, action: Callable[[], object]) -> None:
+        """Run `action` after `delay_us`; a zero delay runs it at once, with no event."""
+        if delay_us:
+            self.schedule_call(delay_us, action)
+        else:
+            action()

@@ -65,8 +65,6 @@ class SourceOperator(ops.StreamOperator):
         return None if state is None else {"reader": state}
 
     def open(self) -> None:
-        if isinstance(self.function, ops.Function):
-            self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
         source = self.node.operator.function
         p = self.runtime_context.get_number_of_parallel_subtasks()
         self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)

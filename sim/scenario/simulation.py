@@ -106,7 +106,7 @@ class Simulation:
         world.start(trace)
         coordinator[0].start()
         if until_ms is not None:
-            kernel.timeout(ms_to_us(until_ms)).callbacks.append(lambda _e: stop.triggered or stop.succeed())
+            kernel.schedule_call(ms_to_us(until_ms), lambda: stop.triggered or stop.succeed())
         kernel.run(until=stop)
         coordinator[0].stop()
         world.dispose()
@@ -129,6 +129,7 @@ def _metrics(world: World, now: int) -> dict[str, SubtaskMetrics]:
     out = {}
     for th in world.threads:
         task = th.task
+        task.count_inputs()
         life = (th.ended_us if th.ended_us is not None else now) - th.started_us
         sinks = sum(op.records_in for op in task.operators.values() if op.node.kind == "sink")
         out[th.id] = SubtaskMetrics(
