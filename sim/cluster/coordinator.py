@@ -20,6 +20,7 @@ starts (Flink picks a random initial delay); no operator coordinators.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
@@ -212,9 +213,11 @@ class CheckpointCoordinator:
         self.completed.append(CompletedCheckpoint(cid, pending.trigger_us, now,
                                                   pending.barrier.options.is_savepoint, payloads, path, finished))
         acks = pending.acks.values()
+        # The trace names the directory relative to the checkpoint root, so a digest does
+        # not depend on where the run writes its files.
         self.trace.emit(CheckpointCompleted(now, cid, now - pending.trigger_us,
                                             sum(a.checkpointed_bytes for a in acks), sum(a.full_bytes for a in acks),
-                                            path))
+                                            None if path is None else Path(path).name))
         self.last_completion_us = now
         self.consecutive_failures = 0
         for older in sorted(k for k in self.pending if k < cid):

@@ -249,7 +249,11 @@ class SubtaskAcknowledged(TraceEvent):
 
 @_event(TraceLevel.CHECKPOINTS)
 class CheckpointCompleted(TraceEvent):
-    """Every subtask acknowledged: the checkpoint is complete (and written to `path`, if any)."""
+    """Every subtask acknowledged: the checkpoint is complete.
+
+    `path` is its directory relative to the checkpoint root (e.g. "chk-7"), or None
+    when checkpoints are not written to files.
+    """
 
     checkpoint_id: int
     duration_us: int
