@@ -5,12 +5,25 @@ above it. Importing it also loads `sim`, which registers the runner behind
 `env.execute()`.
 """
 
-from sim.api.connectors import CollectionSource, NumberSequenceSource, ReaderPoll, Source, SourceReader
+from sim.api.connectors import (
+    CollectionSource, NumberSequenceSource, PacedSource, ReaderPoll, Source, SourceReader,
+)
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
-from sim.api.environment import StreamExecutionEnvironment
+from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
+from sim.api.eventtime import (
+    Duration, Time, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
+)
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
-    Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimerService,
+    Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
+)
+from sim.api.windowed import AllWindowedStream, WindowedStream
+from sim.api.windowing import (
+    AllWindowFunction, CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,
+    GlobalWindow, GlobalWindows, ProcessAllWindowFunction, ProcessingTimeSessionWindows, ProcessingTimeTrigger,
+    ProcessWindowFunction, PurgingTrigger, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeEvictor,
+    TimestampedValue, TimeWindow, Trigger, TriggerResult, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
+    WindowAssigner, WindowFunction,
 )
 from sim.api.checkpointing import (
     CheckpointConfig, CheckpointingMode, EmbeddedRocksDBStateBackend, HashMapStateBackend, StateBackend,
@@ -23,6 +36,13 @@ from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
+    "AllWindowFunction", "AllWindowedStream", "CountEvictor", "CountTrigger", "Duration", "EventTimeSessionWindows",
+    "EventTimeTrigger", "Evictor", "ExecutionConfig", "GlobalWindow", "GlobalWindows", "PacedSource",
+    "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",
+    "PurgingTrigger", "SlidingEventTimeWindows", "SlidingProcessingTimeWindows", "Time", "TimeDomain", "TimeEvictor",
+    "TimeWindow", "TimestampAssigner", "TimestampedValue", "Trigger", "TriggerResult", "TumblingEventTimeWindows",
+    "TumblingProcessingTimeWindows", "Watermark", "WatermarkGenerator", "WatermarkOutput", "WatermarkStrategy",
+    "WindowAssigner", "WindowFunction", "WindowedStream",
     "AggregateFunction", "AggregatingState", "AggregatingStateDescriptor", "CheckpointConfig", "CheckpointingMode",
     "EmbeddedRocksDBStateBackend", "HashMapStateBackend", "ListState", "ListStateDescriptor", "MapState",
     "MapStateDescriptor", "ReducingState", "ReducingStateDescriptor", "StateBackend",

@@ -24,11 +24,19 @@ class ReaderPoll:
     A reader that has nothing to give right now returns no records and, if it
     knows, the virtual time (µs) at which to ask again in `wait_until_us`;
     otherwise the task polls again after 1 ms.
+
+    Optional, one entry per record: `timestamps` (the record's timestamp in
+    ms as the source knows it, e.g. a log's record time; the watermark
+    strategy's assigner may replace it) and `splits` (which of the reader's
+    `split_ids()` each record came from; every record from the first split
+    if not given). Watermarks are generated per split.
     """
 
     records: list[Any]
     finished: bool
     wait_until_us: int | None = None
+    timestamps: list[int | None] | None = None
+    splits: list[Any] | None = None
 
 
 class SourceReader:
@@ -40,6 +48,10 @@ class SourceReader:
 
     def poll(self, max_records: int, now_us: int) -> ReaderPoll:
         raise NotImplementedError
+
+    def split_ids(self) -> list[Any]:
+        """The splits this reader reads; each gets its own watermark generator (one split by default)."""
+        return [0]
 
     def snapshot_state(self) -> dict | None:
         """The reader's position for a checkpoint; None if it cannot be replayed."""
@@ -134,3 +146,65 @@ class NumberSequenceSource(Source):
         lo = self.start + index * total // parallelism
         hi = self.start + (index + 1) * total // parallelism - 1
         return _RangeReader(lo, hi)
+
+
+class _PacedReader(_PositionReader):
+    """Emits each element once virtual time reaches its instant; asks to be polled again at the next one."""
+
+    def __init__(self, elements: Sequence[Any], at_us: Sequence[int]):
+        self._elements = elements
+        self._at_us = at_us
+        self.position = 0
+
+    def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        start = end = self.position
+        limit = min(len(self._elements), start + max_records)
+        while end < limit and self._at_us[end] <= now_us:
+            end += 1
+        self.position = end
+        finished = end >= len(self._elements)
+        wait = None if finished or end > start else self._at_us[end]
+        return ReaderPoll(list(self._elements[start:end]), finished, wait)
+
+
+class PacedSource(Source):
+    """Elements that enter the job at chosen instants of virtual processing time, from one reader.
+
+    `PacedSource(elements, at_ms=[...])` emits element i when virtual time
+    reaches `at_ms[i]` (non-decreasing, ms); `PacedSource.every(interval_ms,
+    elements, start_ms=0)` spaces them evenly. Between elements the reader
+    sleeps, so periodic watermarks, timers and checkpoints interleave with
+    the elements exactly where the chosen times put them. Elements due at
+    the same instant are read in one batch. The position is its state, so
+    it replays after a restore.
+
+    Flink counterpart: none; a test source in the spirit of Flink's
+    `DataGeneratorSource` with a rate limiter, but with exact instants.
+    """
+
+    name = "Paced Source"
+    parallel = False
+
+    def __init__(self, elements: Sequence[Any], at_ms: Sequence[int]):
+        elements, at_ms = list(elements), list(at_ms)
+        if len(elements) != len(at_ms):
+            raise ValueError(f"PacedSource needs one instant per element: {len(elements)} elements, "
+                             f"{len(at_ms)} instants in at_ms")
+        for i, t in enumerate(at_ms):
+            if type(t) is not int or t < 0:
+                raise ValueError(f"PacedSource at_ms[{i}] must be a non-negative int of ms, got {t!r}")
+            if i and t < at_ms[i - 1]:
+                raise ValueError(f"PacedSource at_ms must not decrease: at_ms[{i}]={t} < at_ms[{i - 1}]={at_ms[i - 1]}")
+        self.elements = elements
+        self.at_ms = at_ms
+
+    @staticmethod
+    def every(interval_ms: int, elements: Sequence[Any], start_ms: int = 0) -> PacedSource:
+        """Element i at `start_ms + i * interval_ms`."""
+        if type(interval_ms) is not int or interval_ms < 0:
+            raise ValueError(f"PacedSource.every needs a non-negative int interval_ms, got {interval_ms!r}")
+        elements = list(elements)
+        return PacedSource(elements, [start_ms + i * interval_ms for i in range(len(elements))])
+
+    def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        return _PacedReader(self.elements, [t * 1000 for t in self.at_ms])

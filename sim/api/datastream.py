@@ -19,7 +19,10 @@ from sim.api.functions import (
 from sim.api.transformations import (
     ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
 )
+from sim.api.eventtime import WatermarkStrategy
 from sim.api.typeinfo import TypeInformation
+from sim.api.windowed import AllWindowedStream, WindowedStream, count_window
+from sim.api.windowing import WindowAssigner
 from sim.kernel.hashing import UPPER_BOUND_MAX_PARALLELISM
 
 if TYPE_CHECKING:
@@ -115,6 +118,25 @@ class DataStream(_Configurable):
         if not isinstance(func, ProcessFunction):
             raise TypeError(f"process on a DataStream needs a ProcessFunction, got {type(func).__name__}")
         return self._one_input("process", "Process", func)
+
+    def assign_timestamps_and_watermarks(self, watermark_strategy: WatermarkStrategy) -> DataStream:
+        """Stamp each record with the strategy's timestamp and generate watermarks from here on.
+
+        Watermarks from upstream are dropped (only the final Long.MAX_VALUE
+        passes); the generator may emit every `auto-watermark-interval`.
+        """
+        if not isinstance(watermark_strategy, WatermarkStrategy):
+            raise TypeError(f"assign_timestamps_and_watermarks needs a WatermarkStrategy, "
+                            f"got {type(watermark_strategy).__name__}")
+        return self._one_input("timestamps", "Timestamps/Watermarks", watermark_strategy)
+
+    def window_all(self, window_assigner: WindowAssigner) -> AllWindowedStream:
+        """Windows over the whole stream, computed in one subtask."""
+        return AllWindowedStream(self, window_assigner)
+
+    def count_window_all(self, size: int, slide: int = 0) -> AllWindowedStream:
+        """Windows of `size` elements over the whole stream (sliding every `slide` if given)."""
+        return count_window(self, size, slide, all_windows=True)
 
     def get_side_output(self, output_tag: OutputTag) -> DataStream:
         """The records this operator emitted with `yield output_tag, value`."""
@@ -231,6 +253,14 @@ class KeyedStream(DataStream):
         if not isinstance(func, KeyedProcessFunction):
             raise TypeError(f"process on a KeyedStream needs a KeyedProcessFunction, got {type(func).__name__}")
         return self._keyed("keyed_process", "KeyedProcess", func)
+
+    def window(self, window_assigner: WindowAssigner) -> WindowedStream:
+        """Cut each key's elements into windows (tumbling, sliding, session, global)."""
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size: int, slide: int = 0) -> WindowedStream:
+        """Windows of `size` elements per key (sliding every `slide` elements if given)."""
+        return count_window(self, size, slide)
 
     def reduce(self, func: ReduceFunction | Callable[[Any, Any], Any]) -> DataStream:
         """A rolling reduce: emits the new accumulated value for the key after every record."""

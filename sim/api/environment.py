@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode, HashMapStateBackend, StateBackend
 from sim.api.connectors import CollectionSource, NumberSequenceSource, Source
+from sim.api.eventtime import DEFAULT_AUTO_WATERMARK_INTERVAL_MS, WatermarkStrategy
 from sim.api.transformations import ChainingStrategy, OperatorSpec, Transformation
 from sim.api.typeinfo import TypeInformation
 from sim.kernel.hashing import UPPER_BOUND_MAX_PARALLELISM
@@ -50,6 +51,23 @@ def _require_runner() -> JobRunner:
     return _runner
 
 
+class ExecutionConfig:
+    """Job-wide settings (PyFlink's `ExecutionConfig`): so far the periodic watermark interval."""
+
+    def __init__(self) -> None:
+        self._auto_watermark_interval_ms = DEFAULT_AUTO_WATERMARK_INTERVAL_MS
+
+    def set_auto_watermark_interval(self, interval: int) -> ExecutionConfig:
+        """How often (ms of processing time) generators may emit a watermark; 0 disables periodic emission."""
+        if type(interval) is not int or interval < 0:
+            raise ValueError(f"pipeline.auto-watermark-interval must be an int >= 0 (ms), got {interval!r}")
+        self._auto_watermark_interval_ms = interval
+        return self
+
+    def get_auto_watermark_interval(self) -> int:
+        return self._auto_watermark_interval_ms
+
+
 class StreamExecutionEnvironment:
     """Builds a streaming job: sources, transformations, sinks, and their settings."""
 
@@ -60,6 +78,7 @@ class StreamExecutionEnvironment:
         self._buffer_timeout_ms = DEFAULT_BUFFER_TIMEOUT_MS
         self._checkpoint_config = CheckpointConfig()
         self._state_backend: StateBackend = HashMapStateBackend()
+        self._config = ExecutionConfig()
         self.transformations: list[Transformation] = []
 
     @staticmethod
@@ -68,6 +87,10 @@ class StreamExecutionEnvironment:
         return StreamExecutionEnvironment()
 
     # --- settings -------------------------------------------------------------
+
+    def get_config(self) -> ExecutionConfig:
+        """The job-wide settings, e.g. `get_config().set_auto_watermark_interval(50)`."""
+        return self._config
 
     def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
         if not isinstance(parallelism, int) or parallelism < 1:
@@ -141,11 +164,20 @@ class StreamExecutionEnvironment:
 
     def from_source(self, source: Source, watermark_strategy: Any = None, source_name: str | None = None,
                     type_info: TypeInformation | None = None) -> DataStream:
-        """A source object (see `sim.api.connectors.Source`), parallel unless it says otherwise."""
+        """A source object (see `sim.api.connectors.Source`), parallel unless it says otherwise.
+
+        With a `WatermarkStrategy` the source stamps its records and makes
+        watermarks, one generator per split (`WatermarkStrategy.no_watermarks()`
+        keeps the reader's own timestamps and makes none).
+        """
         if not isinstance(source, Source):
             raise TypeError(f"from_source needs a sim.api Source, got {type(source).__name__}")
+        if watermark_strategy is not None and not isinstance(watermark_strategy, WatermarkStrategy):
+            raise TypeError(f"from_source needs a WatermarkStrategy (or None), got {type(watermark_strategy).__name__}")
         fixed = None if source.parallel else 1
-        return self._add_source(source, source_name or source.name, fixed_parallelism=fixed)
+        stream = self._add_source(source, source_name or source.name, fixed_parallelism=fixed)
+        stream._t.operator.options["watermark_strategy"] = watermark_strategy
+        return stream
 
     def from_sequence(self, start: int, end: int) -> DataStream:
         """A parallel source of the numbers start..end (inclusive)."""

@@ -25,6 +25,10 @@ from sim.api.functions import LONG_MAX, LONG_MIN
 _MS_PER = {"millis": 1, "seconds": 1_000, "minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
 
 
+DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200
+"""`pipeline.auto-watermark-interval`: how often periodic generators may emit, in ms of processing time."""
+
+
 def check_timestamp_ms(value: Any, what: str) -> int:
     """Return `value` if it is an int in Java long range, else raise naming `what`.
 

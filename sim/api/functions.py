@@ -8,6 +8,7 @@ callable where PyFlink accepts one. Functions that can emit several values
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable
 
 from sim.api.typeinfo import TypeInformation
@@ -147,33 +148,52 @@ class SinkFunction(Function):
         raise NotImplementedError(f"{type(self).__name__} must implement invoke(value, context)")
 
 
+class TimeDomain(Enum):
+    """Which clock a timer belongs to (PyFlink's `TimeDomain`)."""
+
+    EVENT_TIME = 0
+    PROCESSING_TIME = 1
+
+
 class TimerService:
-    """Time as a function sees it, in integer milliseconds.
+    """Time as a function sees it, in integer milliseconds, and its timers.
 
     Processing time is the virtual clock; the watermark is Long.MIN_VALUE until
-    event time reaches the operator.
+    event time reaches the operator. Timers exist only on keyed streams: one
+    per key and timestamp, however often it is registered.
     """
 
-    def __init__(self, clock: Any):
-        self._clock = clock
-
     def current_processing_time(self) -> int:
-        return self._clock.now_ms()
+        raise NotImplementedError
 
     def current_watermark(self) -> int:
-        return self._clock.current_watermark()
+        raise NotImplementedError
+
+    def register_processing_time_timer(self, timestamp: int) -> None:
+        raise NotImplementedError
+
+    def register_event_time_timer(self, timestamp: int) -> None:
+        raise NotImplementedError
+
+    def delete_processing_time_timer(self, timestamp: int) -> None:
+        raise NotImplementedError
+
+    def delete_event_time_timer(self, timestamp: int) -> None:
+        raise NotImplementedError
 
 
 class ProcessFunction(Function):
     """`process_element(value, ctx)` yields outputs; `yield tag, value` for side outputs."""
 
     class Context:
-        def __init__(self, timer_service: TimerService):
+        """What `process_element` may ask: the record's timestamp (None if it has none) and the time."""
+
+        def __init__(self, timer_service: TimerService, clock: Any = None):
             self._timer_service = timer_service
-            self._timestamp: int | None = None
+            self._clock = clock
 
         def timestamp(self) -> int | None:
-            return self._timestamp
+            return None if self._clock is None else self._clock.timestamp
 
         def timer_service(self) -> TimerService:
             return self._timer_service
@@ -183,15 +203,33 @@ class ProcessFunction(Function):
 
 
 class KeyedProcessFunction(Function):
-    """A process function on a keyed stream; the context knows the current key."""
+    """A process function on a keyed stream; the context knows the current key, and timers call `on_timer`."""
 
     class Context(ProcessFunction.Context):
-        def __init__(self, timer_service: TimerService):
-            super().__init__(timer_service)
+        def __init__(self, timer_service: TimerService, clock: Any = None):
+            super().__init__(timer_service, clock)
             self._key: Any = None
 
         def get_current_key(self) -> Any:
             return self._key
 
+    class OnTimerContext(Context):
+        """The context of `on_timer`: also which clock fired (`time_domain()`); `timestamp()` is the timer's."""
+
+        def __init__(self, timer_service: TimerService, clock: Any = None):
+            super().__init__(timer_service, clock)
+            self._time_domain = TimeDomain.EVENT_TIME
+            self._timer_timestamp: int | None = None
+
+        def time_domain(self) -> TimeDomain:
+            return self._time_domain
+
+        def timestamp(self) -> int | None:
+            return self._timer_timestamp
+
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Any] | None:
+        """A timer of the current key fired; yield outputs as in `process_element`."""
+        return None

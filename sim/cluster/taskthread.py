@@ -36,7 +36,7 @@ from sim.runtime.operators import UserFunctionError
 from sim.runtime.task import StreamTask
 from sim.trace import (
     BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived, InputEnded,
-    SourceRecordsEmitted, TaskFailed, TaskFinished, Trace,
+    SourceRecordsEmitted, TaskFailed, TaskFinished, TimersRan, Trace,
 )
 
 
@@ -203,10 +203,33 @@ class TaskThread:
             return
         self._finish()
 
+    def _fire_timers(self):
+        """Generator: run due processing-time callbacks as one step; returns True if any ran."""
+        due = self.task.next_wakeup_us()
+        if due is None or due > self.env.now:
+            return False
+        self.task.begin_step(self.env.now)
+        self.in_step = True
+        fired_before = self.task.time_fired
+        cost_ns = self.task.fire_timers()
+        busy_us = yield from self._charge(cost_ns)
+        if self.trace.buffers:
+            self.trace.emit(TimersRan(self.env.now, self.id, self.task.time_fired - fired_before, busy_us))
+        return True
+
+    def _wake_time(self, wake_us: int | None) -> int | None:
+        """The earlier of `wake_us` and the task's next processing-time callback."""
+        due = self.task.next_wakeup_us()
+        if due is None:
+            return wake_us
+        return due if wake_us is None else min(due, wake_us)
+
     def _run_source(self):
         while True:
             yield from self._mailbox()
             yield from self._await_output()
+            if (yield from self._fire_timers()):
+                continue
             self.task.begin_step(self.env.now)
             self.in_step = True
             count, finished, wait_until_us, cost_ns = self.task.source_step()
@@ -216,8 +239,9 @@ class TaskThread:
             if finished:
                 break
             if not count:
-                # Nothing to read now: wait as the reader asked, and never spin in zero time.
-                yield from self._sleep(max(1, (wait_until_us or self.env.now + IDLE_SOURCE_POLL_US) - self.env.now))
+                # Nothing to read now: wait as the reader asked (or for a timer), and never spin in zero time.
+                wake = self._wake_time(wait_until_us or self.env.now + IDLE_SOURCE_POLL_US)
+                yield from self._sleep(max(1, wake - self.env.now))
         yield from self._end_input()
 
     def _run_inputs(self):
@@ -225,9 +249,15 @@ class TaskThread:
         while True:
             yield from self._mailbox()
             yield from self._await_output()
+            if (yield from self._fire_timers()):
+                continue
             polled = gate.poll()
             if polled is None:
-                yield gate.wait()
+                due = self._wake_time(None)
+                if due is None:
+                    yield gate.wait()
+                else:
+                    yield gate.wait() | self.env.timeout(due - self.env.now)
                 continue
             link, item = polled
             self.task.begin_step(self.env.now)
@@ -245,7 +275,7 @@ class TaskThread:
                     break
                 continue
             self.in_step = True
-            cost_ns = self.task.process_buffer(item)
+            cost_ns = self.task.process_buffer(item, link.channel.input_index)
             busy_us = yield from self._charge(cost_ns)
             link.recycle()
             if cp is not None:

@@ -70,6 +70,11 @@ class StreamEdge:
         return f"{self.partitioner.kind.value.upper()}{tag}"
 
 
+TIME_AWARE_KINDS = frozenset({"timestamps", "window", "keyed_process", "process", "co_process",
+                              "keyed_co_process", "broadcast_process", "interval_join"})
+"""Operator kinds that read timestamps, watermarks or timers."""
+
+
 def _slug(text: str) -> str:
     slug = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
     return slug or "op"
@@ -78,11 +83,23 @@ def _slug(text: str) -> str:
 class StreamGraph:
     """Operators as nodes of a networkx MultiDiGraph; edge data holds a `StreamEdge`."""
 
-    def __init__(self, job_name: str, chaining: bool, buffer_timeout_ms: int):
+    def __init__(self, job_name: str, chaining: bool, buffer_timeout_ms: int,
+                 auto_watermark_interval_ms: int = 200):
         self.job_name = job_name
         self.chaining = chaining
         self.buffer_timeout_ms = buffer_timeout_ms
+        self.auto_watermark_interval_ms = auto_watermark_interval_ms
         self.graph = nx.MultiDiGraph()
+
+    @property
+    def event_time(self) -> bool:
+        """Whether records carry timestamps and watermarks flow: some operator can see event time.
+
+        True if a source has a watermark strategy or an operator assigns
+        timestamps, keeps timers or windows. Other jobs pay nothing for event time.
+        """
+        return any(n.kind in TIME_AWARE_KINDS or n.operator.options.get("watermark_strategy") is not None
+                   for n in self.nodes)
 
     @property
     def nodes(self) -> list[StreamNode]:
@@ -156,7 +173,8 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
     transformations = _reachable(env)
     if not transformations:
         raise JobBuildError("the job has no sinks: add print(), add_sink(), sink_to() or execute_and_collect()")
-    sg = StreamGraph(job_name, env.is_chaining_enabled(), env.get_buffer_timeout())
+    sg = StreamGraph(job_name, env.is_chaining_enabled(), env.get_buffer_timeout(),
+                     env.get_config().get_auto_watermark_interval())
     ids: dict[int, str] = {}
     used: dict[str, int] = {}
     for t in transformations:

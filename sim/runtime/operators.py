@@ -20,8 +20,14 @@ before `open()`, so a chain is opened from its tail to its head.
 Flink counterpart: `StreamMap`, `StreamFlatMap`, `StreamFilter`,
 `ProcessOperator`, `KeyedProcessOperator`, `StreamGroupedReduceOperator`,
 `StreamSink`.
-Simplified: no timestamps on records yet; aggregations support tuples, lists,
-dicts and plain numbers.
+Timestamps and watermarks (jobs that use event time): the record being
+processed has its timestamp in `clock.timestamp`, which every operator's
+output keeps unless the operator sets another (windows, timers, the
+timestamp assigner). Watermarks and statuses travel the chain through
+`process_mark`, depth first like records: an operator finishes everything a
+watermark causes (timers, windows) before it forwards the watermark.
+
+Simplified: aggregations support tuples, lists, dicts and plain numbers.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ import sys
 import types
 from typing import Any, Callable
 
+from sim.api.eventtime import Watermark
 from sim.api.state import ValueStateDescriptor
 from sim.api.functions import (
-    FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, MapFunction, OutputTag, ProcessFunction,
+    LONG_MIN, FilterFunction, FlatMapFunction, Function, MapFunction, OutputTag, ProcessFunction,
     ReduceFunction, RuntimeContext, SinkFunction, TimerService,
 )
 from sim.graph.stream_graph import StreamNode
@@ -61,7 +68,7 @@ def _discard(value: Any) -> None:
 
 
 class StreamOperator:
-    """Base: the runtime context, the user function's lifecycle, the record count."""
+    """Base: the runtime context, the user function's lifecycle, the record count, watermark forwarding."""
 
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any):
         self.node = node
@@ -71,8 +78,35 @@ class StreamOperator:
         self.clock = clock
         self.output: Callable[[Any], None] = _discard
         self.side_outputs: dict[str, Callable[[Any], None]] = {}
+        self.mark_output: Callable[[Any], None] = _discard
+        self.on_watermark_advanced: Callable[[StreamOperator, int], None] | None = None
+        self.current_watermark = LONG_MIN
         self.function = node.operator.function
         self.records_in = 0
+
+    # --- event time ---------------------------------------------------------------
+
+    def process_mark(self, mark: Any) -> None:
+        """A watermark or a watermark status reached this operator."""
+        if type(mark) is Watermark:
+            self.process_watermark(mark.timestamp)
+        else:
+            self.process_status(mark)
+
+    def process_watermark(self, timestamp: int) -> None:
+        """Advance this operator's event time, do what it causes, then forward the watermark."""
+        self.current_watermark = timestamp
+        if self.on_watermark_advanced is not None:
+            self.on_watermark_advanced(self, timestamp)
+        self.on_watermark(timestamp)
+        self.mark_output(Watermark(timestamp))
+
+    def on_watermark(self, timestamp: int) -> None:
+        """What a new watermark causes here before it is forwarded (timers, windows): nothing by default."""
+
+    def process_status(self, status: Any) -> None:
+        """IDLE / ACTIVE: forwarded unchanged."""
+        self.mark_output(status)
 
     def snapshot_operator_state(self) -> dict | None:
         """Non-keyed state to put in a checkpoint (None: this operator has none)."""
@@ -205,11 +239,31 @@ class FilterOperator(StreamOperator):
         return process_element
 
 
+class OperatorTimerService(TimerService):
+    """The timer service of an operator on a non-keyed stream: time, but no timers (as in Flink)."""
+
+    def __init__(self, op: StreamOperator):
+        self._op = op
+
+    def current_processing_time(self) -> int:
+        return self._op.clock.now_ms()
+
+    def current_watermark(self) -> int:
+        return self._op.current_watermark
+
+    def _no_timers(self, *args: Any) -> None:
+        raise RuntimeError(f"{self._op.label}: setting timers is only supported on a keyed stream; "
+                           f"call key_by() before process()")
+
+    register_processing_time_timer = register_event_time_timer = _no_timers
+    delete_processing_time_timer = delete_event_time_timer = _no_timers
+
+
 class ProcessOperator(StreamOperator):
-    """Runs a ProcessFunction; its context gives the timer service."""
+    """Runs a ProcessFunction; its context gives the record's timestamp and the time (no timers)."""
 
     def _make_process(self) -> Callable[[Any], None]:
-        ctx = ProcessFunction.Context(TimerService(self.clock))
+        ctx = ProcessFunction.Context(OperatorTimerService(self), self.clock)
         fn, emit_all, label = self.function.process_element, self._emit_all, self.label
         self._count_emitted()
 
@@ -252,24 +306,6 @@ class _StateTable:
     def __setitem__(self, key: Any, value: Any) -> None:
         self._backend.current_key = key
         self._state.update(value)
-
-
-class KeyedProcessOperator(_KeyedOperator):
-    def _make_process(self) -> Callable[[Any], None]:
-        ctx = KeyedProcessFunction.Context(TimerService(self.clock))
-        fn, key_of, backend = self.function.process_element, self.key_of, self.backend
-        emit_all, label = self._emit_all, self.label
-        self._count_emitted()
-
-        def process_element(value: Any) -> None:
-            try:
-                ctx._key = backend.current_key = key_of(value)
-                results = fn(value, ctx)
-            except Exception as exc:
-                raise UserFunctionError(label, value, exc) from exc
-            emit_all(results, value)
-
-        return process_element
 
 
 class KeyedWrapperOperator(_KeyedOperator):

@@ -8,8 +8,15 @@ happens to a finished buffer (queueing, credit, the wire) is the simulated
 world's business: the writer calls `on_buffer(index, buffer)` and
 `on_event(index, event)`.
 
+In a job that uses event time (`timestamped`), every record is written with
+the timestamp in `clock.timestamp` (the record being processed, or what the
+operator set), and `emit_mark` writes a watermark or status into every
+channel's open buffer without flushing it: a watermark waits for its buffer
+to fill or for the buffer timeout, as in Flink.
+
 Flink counterpart: `RecordWriter`, `ChannelSelectorRecordWriter`,
-`BroadcastRecordWriter`, `BufferWritingResultPartition`.
+`BroadcastRecordWriter`, `BufferWritingResultPartition`,
+`RecordWriterOutput.emitWatermark`.
 Simplified: records are not really serialised; sizes come from the cost model.
 """
 
@@ -19,7 +26,7 @@ from typing import Any, Callable
 
 from sim.graph.execution_graph import Channel
 from sim.kernel.stable import stable_repr
-from sim.runtime.elements import Buffer, ChannelEvent
+from sim.runtime.elements import MARK, Buffer, ChannelEvent
 from sim.runtime.operators import UserFunctionError
 from sim.runtime.partitioners import KeyChannels, Selector
 from sim.trace import RecordSent, Trace
@@ -31,7 +38,7 @@ class RecordWriter:
     def __init__(self, channels: list[Channel], selector: Selector | None, records_per_buffer: int,
                  record_size_bytes: int, on_buffer: Callable[[int, Buffer], None],
                  on_event: Callable[[int, ChannelEvent], None], trace: Trace, clock: Any, task: str,
-                 operator: str = "", target: str = ""):
+                 operator: str = "", target: str = "", timestamped: bool = False):
         self.channels = channels
         self._select = selector
         self._cap = max(1, records_per_buffer)
@@ -48,7 +55,12 @@ class RecordWriter:
         self.records_out = 0
         self.buffers_out = 0
         self.bytes_out = 0
-        if selector is None:
+        self.timestamped = timestamped
+        self._open_ts: list[list[Any]] = [[] for _ in channels]
+        self._marks = [0] * len(channels)
+        if timestamped:
+            self.emit = self._make_timestamped_emit()
+        elif selector is None:
             self.emit = self._emit_broadcast
         elif trace.records:
             self.emit = self._emit_traced
@@ -105,6 +117,42 @@ class RecordWriter:
 
         return emit
 
+    def _make_timestamped_emit(self) -> Callable[[Any], None]:
+        """The per-record path of an event-time job: each record is written with `clock.timestamp`."""
+        select, open_buffers, open_ts, cap, finish, failed = self._select, self._open, self._open_ts, self._cap, \
+            self._finish, self._route_failed
+        clock, trace, channels = self._clock, self._trace, self.channels
+        indexes = range(len(channels))
+
+        def emit(value: Any) -> None:
+            if select is None:
+                targets = indexes
+            else:
+                try:
+                    targets = (select(value),)
+                except Exception as exc:
+                    raise failed(value, exc) from exc
+            timestamp = clock.timestamp
+            for index in targets:
+                if trace.records:
+                    trace.emit(RecordSent(clock.now_us, self._task, channels[index].id, stable_repr(value)))
+                buf = open_buffers[index]
+                buf.append(value)
+                open_ts[index].append(timestamp)
+                if len(buf) >= cap:
+                    finish(index, "full")
+
+        return emit
+
+    def emit_mark(self, mark: Any) -> None:
+        """Write a watermark or status into every channel's open buffer, behind the records before it."""
+        for index, buf in enumerate(self._open):
+            buf.append(mark)
+            self._open_ts[index].append(MARK)
+            self._marks[index] += 1
+            if len(buf) >= self._cap:
+                self._finish(index, "full")
+
     def _emit_traced(self, value: Any) -> None:
         try:
             index = self._select(value)
@@ -130,10 +178,16 @@ class RecordWriter:
         seq = self._seq[index]
         self._seq[index] = seq + 1
         size = len(values) * self._record_size
-        self.records_out += len(values)
         self.buffers_out += 1
         self.bytes_out += size
-        self._on_buffer(index, Buffer(self.channels[index].id, seq, values, size, reason))
+        if not self.timestamped:
+            self.records_out += len(values)
+            self._on_buffer(index, Buffer(self.channels[index].id, seq, values, size, reason))
+            return
+        timestamps, marks = self._open_ts[index], self._marks[index]
+        self._open_ts[index], self._marks[index] = [], 0
+        self.records_out += len(values) - marks
+        self._on_buffer(index, Buffer(self.channels[index].id, seq, values, size, reason, timestamps, marks))
 
     def flush_all(self, reason: str) -> None:
         """Finish every non-empty open buffer (buffer timeout, or before an event)."""

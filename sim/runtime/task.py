@@ -20,34 +20,41 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sim.api.connectors import ReaderPoll
-from sim.api.functions import LONG_MIN, RuntimeContext
+from sim.api.eventtime import Watermark
+from sim.api.functions import RuntimeContext
 from sim.runtime.costs import CostModel
 from sim.graph.execution_graph import ExecutionGraph, Subtask
 from sim.graph.stream_graph import StreamNode
 from sim.kernel.rng import RngStreams
 from sim.runtime import operators as ops
-from sim.runtime.elements import END_OF_PARTITION, Buffer
+from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
+from sim.runtime.time_service import ProcessingTimeService
+from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WatermarkAnnouncer, WindowOperator
+from sim.runtime.watermarks import SplitWatermarks, StatusWatermarkValve, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
 from sim.kernel.hashing import key_group_range_for_operator
 from sim.state import serde
 from sim.state.backend import KeyedStateBackend, create_keyed_backend
-from sim.trace import Trace
+from sim.trace import Trace, WatermarkAdvanced
 
 
 class TaskClock:
-    """Virtual time as the runtime sees it; only the simulated world sets `now_us`."""
+    """Virtual time as the runtime sees it; only the simulated world sets `now_us`.
 
-    __slots__ = ("now_us",)
+    `timestamp` is the event timestamp of the record being processed (None
+    if it has none), read by the operators and record writers of a job that
+    uses event time.
+    """
+
+    __slots__ = ("now_us", "timestamp")
 
     def __init__(self) -> None:
         self.now_us = 0
+        self.timestamp: int | None = None
 
     def now_ms(self) -> int:
         return self.now_us // 1000
-
-    def current_watermark(self) -> int:
-        return LONG_MIN
 
 
 _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops.FilterOperator,
@@ -55,9 +62,20 @@ _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops
 
 
 class SourceOperator(ops.StreamOperator):
-    """Polls its reader and pushes the records it read into the chain; its state is the reader's position."""
+    """Polls its reader and pushes the records it read into the chain; its state is the reader's position.
+
+    In a job that uses event time, each record carries the timestamp the
+    reader gave it; with a watermark strategy, the strategy's assigner
+    stamps it and one generator per split makes the source's watermark (the
+    minimum over splits that are not idle), emitted every auto-watermark
+    interval. At end of input the source emits Long.MAX_VALUE.
+    """
 
     read = 0
+    timestamped = False
+    time: Any = None
+    interval_ms = 0
+    watermarks: SplitWatermarks | None = None
 
     def snapshot_operator_state(self) -> dict | None:
         reader = getattr(self, "reader", None)
@@ -69,14 +87,56 @@ class SourceOperator(ops.StreamOperator):
         p = self.runtime_context.get_number_of_parallel_subtasks()
         self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
         self.read = 0
+        strategy = self.node.operator.options.get("watermark_strategy")
+        if self.timestamped:
+            self.announcer = WatermarkAnnouncer(self)
+        if strategy is not None and self.timestamped:
+            splits = self._call(self.reader.split_ids, None, has_record=False)
+            self.watermarks = SplitWatermarks(strategy, splits, owner=self.label)
+            self._first_split = splits[0] if splits else None
+            if self.interval_ms > 0:
+                self.time.register(self.clock.now_ms() + self.interval_ms, self._periodic)
 
     def emit_batch(self, max_records: int) -> ReaderPoll:
         poll = self._call(lambda: self.reader.poll(max_records, self.clock.now_us), None, has_record=False)
-        output = self.output
-        for value in poll.records:
-            output(value)
+        if self.timestamped:
+            self._emit_timestamped(poll)
+        else:
+            output = self.output
+            for value in poll.records:
+                output(value)
         self.read += len(poll.records)
         return poll
+
+    def _emit_timestamped(self, poll: ReaderPoll) -> None:
+        output, clock, watermarks = self.output, self.clock, self.watermarks
+        timestamps, splits = poll.timestamps, poll.splits
+        for i, value in enumerate(poll.records):
+            timestamp = timestamps[i] if timestamps is not None else None
+            if watermarks is None:
+                clock.timestamp = timestamp
+                output(value)
+                continue
+            split = splits[i] if splits is not None else self._first_split
+            try:
+                stamped = watermarks.on_record(split, value, timestamp)
+            except Exception as exc:
+                raise ops.UserFunctionError(self.label, value, exc) from exc
+            clock.timestamp = stamped.timestamp
+            output(value)
+            if stamped.watermark is not None:
+                self.announcer.announce(watermarks.status, stamped.watermark)
+
+    def _periodic(self, time_ms: int) -> None:
+        now = self.clock.now_ms()
+        watermark = self._call(lambda: self.watermarks.on_periodic_emit(now), None, has_record=False)
+        self.announcer.announce(self.watermarks.status, watermark)
+        self.time.register(now + self.interval_ms, self._periodic)
+
+    def finish_event_time(self) -> None:
+        """The source has read everything: Long.MAX_VALUE, so every event-time timer downstream fires."""
+        if self.timestamped:
+            self.announcer.final()
 
 
 class StreamTask:
@@ -112,8 +172,17 @@ class StreamTask:
         self.bytes_in = 0
         self.buffers_in = 0
         self.records_processed = 0
+        sg = eg.job_graph.stream_graph
+        self.event_time = sg.event_time
+        self.time = ProcessingTimeService(clock)
+        self.time_fired = 0
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
+        self.valve = None
+        if self.event_time and subtask.inputs:
+            self.valve = StatusWatermarkValve(len(subtask.inputs), owner=self.id)
+        for op in self.operators.values():
+            self._give_time(op, sg.auto_watermark_interval_ms)
 
     # --- building the chain ----------------------------------------------------
 
@@ -145,6 +214,18 @@ class StreamTask:
             (main if tag is None else side.setdefault(tag, [])).append(fn)
         op.output = _fan_out(main)
         op.side_outputs = {tag: _fan_out(fns) for tag, fns in side.items()}
+        if self.event_time:
+            op.mark_output = _fan_out([target.emit_mark if isinstance(target, RecordWriter) else target.process_mark
+                                       for _, target in self._targets[op.node.id]])
+
+    def _give_time(self, op: ops.StreamOperator, interval_ms: int) -> None:
+        """Hand an operator what it needs for event and processing time (jobs that use event time)."""
+        op.time, op.interval_ms, op.trace, op.task_id = self.time, interval_ms, self._trace, self.id
+        op.timestamped = self.event_time
+        # Traced where event time can change: the chain's head (its input, or a source) and assigners.
+        if self.event_time and self._trace.checkpoints and (op is self.head or isinstance(op, TimestampsOperator)):
+            trace, clock, task = self._trace, self.clock, self.id
+            op.on_watermark_advanced = lambda o, wm: trace.emit(WatermarkAdvanced(clock.now_us, task, o.label, wm))
 
     def _context(self, node: StreamNode, backend: KeyedStateBackend | None) -> RuntimeContext:
         return RuntimeContext(node.name, self.subtask.index, node.parallelism, node.max_parallelism,
@@ -160,12 +241,16 @@ class StreamTask:
                                     self._trace, self.id, self._stdout)
             self._sinks.append(sink)
             return sink
+        if kind == "timestamps":
+            return TimestampsOperator(node, i, self._context(node, None), clock)
         if node.keyed is None:
             return _PLAIN[kind](node, i, self._context(node, None), clock)
         backend = self._keyed_backend(node)
         args = (node, i, self._context(node, backend), clock, backend)
         if kind == "keyed_process":
-            return ops.KeyedProcessOperator(*args)
+            return KeyedProcessOperator(*args)
+        if kind == "window":
+            return WindowOperator(*args)
         if kind == "reduce":
             return ops.ReduceOperator(*args)
         if kind in ("sum", "min", "max", "min_by", "max_by"):
@@ -247,6 +332,7 @@ class StreamTask:
             on_event=lambda ch, ev, _e=edge_index: self._on_output(_e, ch, ev),
             trace=self._trace, clock=self.clock, task=self.id,
             operator=f"{node.id}[{self.subtask.index}]", target=target.head.id,
+            timestamped=self._eg.job_graph.stream_graph.event_time,
         )
         writer.edge_index = edge_index
         self.writers.append(writer)
@@ -275,15 +361,42 @@ class StreamTask:
     def is_source(self) -> bool:
         return isinstance(self.head, SourceOperator)
 
-    def process_buffer(self, buffer: Buffer) -> int:
-        """Run every record of `buffer` through the chain; returns CPU cost in ns."""
+    def process_buffer(self, buffer: Buffer, channel: int = 0) -> int:
+        """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns."""
         process = self._head_process
-        for value in buffer.values:
-            process(value)
-        self.records_processed += len(buffer.values)
+        if buffer.timestamps is None:
+            for value in buffer.values:
+                process(value)
+        else:
+            clock = self.clock
+            for value, timestamp in zip(buffer.values, buffer.timestamps):
+                if timestamp is MARK:
+                    self._input_mark(channel, value)
+                else:
+                    clock.timestamp = timestamp
+                    process(value)
+        self.records_processed += buffer.records
         self.buffers_in += 1
         self.bytes_in += buffer.size_bytes
         return self._step_cost(buffer.size_bytes)
+
+    def _input_mark(self, channel: int, mark: Any) -> None:
+        """A watermark or status from one input channel: through the valve, then into the chain."""
+        if type(mark) is Watermark:
+            out = self.valve.input_watermark(channel, mark.timestamp)
+        else:
+            out = self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
+        for element in out.elements():
+            self.head.process_mark(element)
+
+    def next_wakeup_us(self) -> int | None:
+        """When a processing-time timer or periodic watermark is next due (None: nothing planned)."""
+        return self.time.next_due_us()
+
+    def fire_timers(self) -> int:
+        """Run what processing time has made due; returns the CPU cost in ns."""
+        self.time_fired += self.time.fire_due(self.clock.now_us)
+        return self._step_cost(0)
 
     def source_step(self) -> tuple[int, bool, int | None, int]:
         """Read one batch from the source; returns (records, finished, wait_until_us, CPU ns)."""
@@ -296,7 +409,14 @@ class StreamTask:
             writer.flush_all(reason)
 
     def end_input(self) -> int:
-        """All input consumed: finish operators head first, close them, send end of partition."""
+        """All input consumed: finish operators head first, close them, send end of partition.
+
+        A source first emits its final watermark; pending processing-time
+        timers are dropped, as a finishing Flink task quiesces its timer service.
+        """
+        if self.is_source:
+            self.head.finish_event_time()
+        self.time.quiesce()
         for op in self.operators.values():
             op.end_input()
         for op in self.operators.values():

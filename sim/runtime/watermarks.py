@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Hashable, Iterable
 
-from sim.api.eventtime import (
-    LONG_MAX, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkStrategy, check_timestamp_ms,
+from sim.api.eventtime import (  # noqa: F401 (DEFAULT_AUTO_WATERMARK_INTERVAL_MS is re-exported)
+    DEFAULT_AUTO_WATERMARK_INTERVAL_MS, LONG_MAX, TimestampAssigner, Watermark, WatermarkGenerator,
+    WatermarkStrategy, check_timestamp_ms,
 )
 from sim.api.functions import LONG_MIN  # re-exported with LONG_MAX: the runtime's Java long bounds
-
-DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200
 
 
 class WatermarkStatus(Enum):

@@ -69,6 +69,8 @@ class KeyedStateBackend:
         self.accesses = 0
         self._kinds: dict[str, str] = {}
         self._key_group = KeyGroupCache(max_parallelism, hash_code).key_group
+        self.key_group_of: Callable[[Any], int] = self._key_group
+        """The key group of a key (Flink's murmur of the key's Java hashCode, modulo max parallelism)."""
 
     # -- state handles ------------------------------------------------------------------------------
 

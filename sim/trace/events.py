@@ -20,7 +20,7 @@ class TraceLevel(IntEnum):
     """How much a run records; each level includes the ones below it.
 
     JOB: lifecycle of the job and its tasks, failures. CHECKPOINTS: adds
-    checkpoint progress. BUFFERS: adds every network buffer and event, task
+    checkpoint progress and event-time progress (watermarks, late elements). BUFFERS: adds every network buffer and event, task
     steps and backpressure (what timelines are drawn from). RECORDS: adds every
     record sent over a channel and written by a sink (teaching runs only).
     """
@@ -270,6 +270,69 @@ class CheckpointAborted(TraceEvent):
     reason: str
 
 
+# --- event time ------------------------------------------------------------------
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class WatermarkAdvanced(TraceEvent):
+    """An operator's event time moved to `watermark` (ms; 9223372036854775807 at end of input).
+
+    For a source or a timestamp assigner this is the watermark it generated;
+    for any other operator, what its task's input channels agreed on (the
+    minimum over active channels), after the operators before it in the chain.
+    """
+
+    task: str
+    operator: str
+    watermark: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class WatermarkStatusChanged(TraceEvent):
+    """A source or timestamp assigner announced its stream IDLE (it holds no watermark back) or ACTIVE again."""
+
+    task: str
+    operator: str
+    status: str
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class LateElement(TraceEvent):
+    """A window operator refused an element for every window it belongs to, with event time at `watermark`.
+
+    `outcome` is `side output <tag>` or `dropped`.
+    """
+
+    task: str
+    operator: str
+    record: str
+    timestamp: int
+    watermark: int
+    outcome: str
+
+
+@_event(TraceLevel.BUFFERS)
+class WindowFired(TraceEvent):
+    """A window's trigger fired for `key`: its function ran on the window's contents."""
+
+    task: str
+    operator: str
+    key: str
+    window: str
+    watermark: int
+
+
+@_event(TraceLevel.BUFFERS)
+class TimerFired(TraceEvent):
+    """A timer of a keyed process function fired; `domain` is EVENT_TIME or PROCESSING_TIME."""
+
+    task: str
+    operator: str
+    key: str
+    timestamp: int
+    domain: str
+
+
 # --- buffers, events on channels, task steps ---------------------------------
 
 
@@ -337,6 +400,19 @@ class InputEnded(TraceEvent):
     """A task finished its operators after its last input, ending at `t_us` after `busy_us` busy."""
 
     task: str
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class TimersRan(TraceEvent):
+    """A task ran what processing time had made due (timers, periodic watermarks): `fired` callbacks.
+
+    The step ran from `t_us - busy_us`, between two other steps, as a mail in
+    Flink's task mailbox.
+    """
+
+    task: str
+    fired: int
     busy_us: int
 
 

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 
 from sim.trace import (
     BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, SourceRecordsEmitted, TaskDeployed, TaskFailed,
-    TaskFinished, TraceEvent,
+    TaskFinished, TimersRan, TraceEvent,
 )
 from sim.viz.barriers import BlockedSpan, alignment_timeouts, blocked_spans, merged_intervals, snapshot_marks
 from sim.viz.marks import draw_aligning_bands, draw_snapshots, draw_timeouts, mark_handles
@@ -85,7 +85,7 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
             spans.setdefault(task, []).append((start, end_us, BACKPRESSURED))
 
     for e in events:
-        if isinstance(e, (BufferConsumed, SourceRecordsEmitted, InputEnded)):
+        if isinstance(e, (BufferConsumed, SourceRecordsEmitted, InputEnded, TimersRan)):
             if e.busy_us > 0:
                 spans.setdefault(e.task, []).append((e.t_us - e.busy_us, e.t_us, BUSY))
         elif isinstance(e, BackpressureStarted):
