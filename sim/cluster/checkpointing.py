@@ -295,7 +295,7 @@ class TaskCheckpointing:
                 buffers = recorded[channel]
                 size = sum(b.size_bytes for b in buffers)
                 total += size
-                state[side][channel] = [serde.encode(list(b.values)) for b in buffers]
+                state[side][channel] = [serde.encode(b.state_records()) for b in buffers]
                 if self.trace.checkpoints:
                     self.trace.emit(ChannelStatePersisted(self.env.now, self.thread.id, entry.checkpoint_id, channel,
                                                           side, len(buffers), size))

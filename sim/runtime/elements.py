@@ -48,6 +48,15 @@ class Buffer:
         """How many records (not watermarks) the buffer holds."""
         return len(self.values) - self.marks
 
+    def state_records(self) -> list[Any]:
+        """What channel state keeps of this buffer: its records, as `[value, timestamp]` pairs if timestamped.
+
+        Watermarks and statuses are left out: Flink does not checkpoint watermarks.
+        """
+        if self.timestamps is None:
+            return list(self.values)
+        return [[v, ts] for v, ts in zip(self.values, self.timestamps) if ts is not MARK]
+
     def __repr__(self) -> str:
         return f"Buffer({self.channel}#{self.seq}, {len(self.values)} records)"
 
