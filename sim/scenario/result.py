@@ -141,10 +141,11 @@ class RunResult:
             lines.append(f"sink {sink}: {len(log.values)} records")
         if self.checkpoints:
             lines += ["", self._checkpoint_summary()]
-        header = f"{'subtask':<34}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
+        width = max([34] + [len(m.task) + 2 for m in self.metrics.values()])
+        header = f"{'subtask':<{width}}{'tm':<6}{'in':>9}{'out':>9}{'busy':>7}{'backpr.':>8}{'idle':>7}"
         lines += ["", header, "-" * len(header)]
         for m in self.metrics.values():
-            lines.append(f"{m.task:<34}{m.taskmanager:<6}{m.records_in:>9}{m.records_out:>9}"
+            lines.append(f"{m.task:<{width}}{m.taskmanager:<6}{m.records_in:>9}{m.records_out:>9}"
                          f"{m.share(m.busy_us):>7.0%}{m.share(m.backpressured_us):>8.0%}{m.share(m.idle_us):>7.0%}")
         return "\n".join(lines)
 
