@@ -13,6 +13,7 @@ Layout:
     spacetime   Lamport diagram: buffers, channel events and barriers between lanes
     checkpoints checkpoint statistics chart and history table
     graphs      JobGraph and ExecutionGraph pictures
+    watermarks  each subtask's watermark over time, late elements, window firings
     figures     every standard picture of a run into one folder
 """
 
@@ -22,9 +23,10 @@ from sim.viz.figures import write_figures
 from sim.viz.graphs import draw_execution_graph, draw_job_graph
 from sim.viz.spacetime import channel_messages, draw_spacetime
 from sim.viz.timeline import draw_timelines, task_spans
+from sim.viz.watermarks import draw_watermarks, watermark_series
 
 __all__ = [
     "barrier_messages", "blocked_spans", "channel_messages", "checkpoint_table", "draw_checkpoint_stats",
     "draw_checkpoint_table", "draw_execution_graph", "draw_job_graph", "draw_spacetime", "draw_timelines",
-    "snapshot_marks", "task_spans", "write_figures",
+    "draw_watermarks", "snapshot_marks", "task_spans", "watermark_series", "write_figures",
 ]

@@ -12,13 +12,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.trace import BufferSent
+from sim.trace import BufferSent, WatermarkAdvanced
 from sim.viz.barriers import checkpoint_outcomes
 from sim.viz.checkpoints import draw_checkpoint_stats, draw_checkpoint_table
 from sim.viz.graphs import draw_execution_graph, draw_job_graph
 from sim.viz.spacetime import draw_spacetime
 from sim.viz.style import ms
 from sim.viz.timeline import draw_timelines
+from sim.viz.watermarks import draw_watermarks
 
 if TYPE_CHECKING:
     from sim.scenario.result import RunResult
@@ -55,7 +56,8 @@ def spacetime_checkpoint(result: RunResult) -> int | None:
 
 def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
     """Write job_graph.png, execution_graph.png, timeline.png and spacetime.png into `out_dir`,
-    and checkpoints.png and checkpoint_table.png when the run triggered checkpoints.
+    checkpoints.png and checkpoint_table.png when the run triggered checkpoints, and
+    watermarks.png when it traced watermarks (a job that uses event time).
 
     The space-time diagram covers one checkpoint (`spacetime_checkpoint`), from
     its trigger to its end, widened a little, with all its barriers; without
@@ -84,6 +86,8 @@ def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
     if checkpoint is not None:
         jobs += [("checkpoints.png", lambda p: draw_checkpoint_stats(result, p)),
                  ("checkpoint_table.png", lambda p: draw_checkpoint_table(result, p))]
+    if any(isinstance(e, WatermarkAdvanced) for e in result.trace):
+        jobs.append(("watermarks.png", lambda p: draw_watermarks(result, p)))
     written = []
     for name, draw in jobs:
         path = out / name
