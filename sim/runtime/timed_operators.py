@@ -23,10 +23,10 @@ import copy
 from typing import Any, Callable
 
 from sim.api.eventtime import LONG_MAX, Watermark, WatermarkStrategy
-from sim.api.functions import Function, KeyedProcessFunction, TimeDomain, TimerService
+from sim.api.functions import Function, KeyedProcessFunction, TimeDomain
 from sim.api.windowing import GlobalWindow, TimestampedValue, TimeWindow
 from sim.kernel.stable import stable_repr
-from sim.runtime.operators import StreamOperator, UserFunctionError, _KeyedOperator
+from sim.runtime.operators import OperatorTimerService, StreamOperator, UserFunctionError, _KeyedOperator
 from sim.runtime.timers import InternalTimer, InternalTimerService, TimerChange
 from sim.runtime.watermarks import TimestampsAndWatermarks, WatermarkStatus
 from sim.runtime.window_operator import Emission, EmissionKind, WindowOperatorLogic
@@ -186,17 +186,10 @@ class _TimedKeyedOperator(_KeyedOperator):
         return {"timers": timers}
 
 
-class KeyedTimerService(TimerService):
-    """The timers of the current key of a keyed process function."""
+class KeyedTimerService(OperatorTimerService):
+    """The timers of the current key of a keyed process function (and its time, as any operator's)."""
 
-    def __init__(self, op: _TimedKeyedOperator):
-        self._op = op
-
-    def current_processing_time(self) -> int:
-        return self._op.clock.now_ms()
-
-    def current_watermark(self) -> int:
-        return self._op.current_watermark
+    _op: _TimedKeyedOperator
 
     def register_event_time_timer(self, timestamp: int) -> None:
         self._op.timers.register_event_time_timer(self._op.backend.current_key, None, timestamp)
