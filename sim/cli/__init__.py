@@ -26,10 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a scenario once and write trace.jsonl, summary.txt, digest.txt and figures",
+        "run", help="run a scenario once and write trace.jsonl, trace.chrome.json, summary.txt, digest.txt "
+                    "and figures",
         description="Run a scenario (a .py file or module defining build(seed) -> Simulation). Writes "
-                    "trace.jsonl (one JSON event per line), summary.txt, digest.txt (sha256 of the trace) "
-                    "and PNG figures into --out, and prints the summary.",
+                    "trace.jsonl (one JSON event per line), trace.chrome.json (for Perfetto or "
+                    "chrome://tracing), summary.txt, digest.txt (sha256 of the trace) and PNG figures into "
+                    "--out, and prints the summary.",
     )
     run.add_argument("scenario", help="scenario file (scenarios/01_word_count.py) or module name")
     run.add_argument("--seed", type=int, default=None, help="the seed (default: the scenario's first seed)")
@@ -53,13 +55,14 @@ def _run(args: argparse.Namespace) -> int:
         simulation.checkpoint_dir = str(out / "checkpoints")
     result = simulation.run(until_ms=args.until_ms)
     result.trace.write_jsonl(out / "trace.jsonl")
+    result.to_chrome_trace(out / "trace.chrome.json")
     summary = result.summary()
     extra = scenario.report(result)
     if extra:
         summary += "\n\n" + extra
     (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
-    written = ["trace.jsonl", "summary.txt", "digest.txt"]
+    written = ["trace.jsonl", "trace.chrome.json", "summary.txt", "digest.txt"]
     if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
         written.append(f"{Path(simulation.checkpoint_dir).name}/")
     if not args.no_figures:
