@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.kernel.files import write_text_atomic
 from sim.trace.events import (
     BackpressureEnded, BackpressureStarted, BarrierPromoted, BarrierSent, BufferConsumed, BufferFlushed,
     BufferReceived, BufferSent, ChannelEventSent, CheckpointAborted, CheckpointCompleted, CheckpointTriggered,
@@ -270,8 +271,4 @@ def chrome_trace_json(events: Iterable[TraceEvent]) -> str:
 
 def write_chrome_trace(events: Iterable[TraceEvent], path: str | os.PathLike) -> Path:
     """Write `chrome_trace_json(events)` atomically (temp file, then rename) and return the path."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(chrome_trace_json(events), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, [chrome_trace_json(events)])

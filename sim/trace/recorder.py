@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from sim.kernel.files import write_text_atomic
 from sim.trace.events import TraceEvent, TraceLevel, event_from_dict
 
 E = TypeVar("E", bound=TraceEvent)
@@ -67,14 +68,7 @@ class Trace:
 
     def write_jsonl(self, path: str | os.PathLike) -> Path:
         """Write the trace atomically (temp file, then rename) and return the path."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in self.lines():
-                fh.write(line)
-                fh.write("\n")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, (line + "\n" for line in self.lines()))
 
     @classmethod
     def read_jsonl(cls, path: str | os.PathLike) -> Trace:
