@@ -13,7 +13,10 @@ from pathlib import Path
 from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
 from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.result import RunResult
 from sim.trace import TraceLevel
+from sim.viz import write_figures
+from sim.viz.report import write_report
 
 _LEVELS = {level.name.lower(): level for level in TraceLevel}
 
@@ -26,12 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a scenario once and write trace.jsonl, trace.chrome.json, summary.txt, digest.txt "
-                    "and figures",
+        "run", help="run a scenario once and write its trace, Chrome trace, summary, digest, figures and report",
         description="Run a scenario (a .py file or module defining build(seed) -> Simulation). Writes "
                     "trace.jsonl (one JSON event per line), trace.chrome.json (for Perfetto or "
-                    "chrome://tracing), summary.txt, digest.txt (sha256 of the trace) and PNG figures into "
-                    "--out, and prints the summary.",
+                    "chrome://tracing), summary.txt, digest.txt (sha256 of the trace), PNG figures and "
+                    "report.html (summary, checkpoint statistics and figures in one page) into --out, and "
+                    "prints the summary.",
     )
     run.add_argument("scenario", help="scenario file (scenarios/01_word_count.py) or module name")
     run.add_argument("--seed", type=int, default=None, help="the seed (default: the scenario's first seed)")
@@ -39,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace-level", choices=sorted(_LEVELS, key=lambda k: _LEVELS[k]), default=None,
                      help="override how much the trace records (job < checkpoints < buffers < records)")
     run.add_argument("--until-ms", type=int, default=None, help="stop after this much virtual time")
-    run.add_argument("--no-figures", action="store_true", help="skip the figures")
+    run.add_argument("--no-figures", action="store_true", help="skip the figures (report.html is still written)")
     return parser
 
 
@@ -54,24 +57,27 @@ def _run(args: argparse.Namespace) -> int:
     if simulation.checkpoint_dir is None and simulation.env.get_checkpoint_config().is_checkpointing_enabled():
         simulation.checkpoint_dir = str(out / "checkpoints")
     result = simulation.run(until_ms=args.until_ms)
-    result.trace.write_jsonl(out / "trace.jsonl")
-    result.to_chrome_trace(out / "trace.chrome.json")
     summary = result.summary()
     extra = scenario.report(result)
     if extra:
         summary += "\n\n" + extra
-    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
-    (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
-    written = ["trace.jsonl", "trace.chrome.json", "summary.txt", "digest.txt"]
+    written = _write_run(result, summary, out, figures=not args.no_figures)
     if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
         written.append(f"{Path(simulation.checkpoint_dir).name}/")
-    if not args.no_figures:
-        from sim.viz import write_figures
-
-        written += [p.name for p in write_figures(result, out)]
     print(summary)
     print(f"\nwrote {', '.join(written)} to {out}/")
     return 1 if result.status == "FAILED" else 0
+
+
+def _write_run(result: RunResult, summary: str, out: Path, figures: bool) -> list[str]:
+    """Write the trace, its Chrome export, summary, digest, figures and report; returns the file names."""
+    written = [result.trace.write_jsonl(out / "trace.jsonl"), result.to_chrome_trace(out / "trace.chrome.json")]
+    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
+    written += [out / "summary.txt", out / "digest.txt"]
+    drawn = write_figures(result, out) if figures else []
+    written += drawn + [write_report(result, out, drawn, summary)]
+    return [path.name for path in written]
 
 
 def main(argv: list[str] | None = None) -> int:

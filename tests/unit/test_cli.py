@@ -1,11 +1,22 @@
 """The command line: it runs scenarios and writes their files; every error is one clear line."""
 
+import html
+import json
 import subprocess
 import sys
+
+import pytest
 
 from sim.cli import main
 from sim.trace import Trace
 from tests.conftest import ROOT, SCENARIOS
+
+@pytest.fixture(scope="module")
+def aligned_out(tmp_path_factory):
+    """`run` of the aligned-checkpoints scenario with every figure, once for this module."""
+    out = tmp_path_factory.mktemp("aligned")
+    assert main(["run", str(SCENARIOS / "03_aligned_checkpoints.py"), "--seed", "7", "--out", str(out)]) == 0
+    return out
 
 
 def test_run_writes_trace_summary_digest(tmp_path, capsys):
@@ -18,6 +29,9 @@ def test_run_writes_trace_summary_digest(tmp_path, capsys):
     trace = Trace.read_jsonl(tmp_path / "trace.jsonl")
     assert trace.digest() == (tmp_path / "digest.txt").read_text().strip()
     assert "FINISHED" in (tmp_path / "summary.txt").read_text()
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in report and "keyBy edge" in report and "No checkpoint was triggered." in report
+    assert json.loads((tmp_path / "trace.chrome.json").read_text(encoding="utf-8"))["traceEvents"]
 
 
 def test_missing_file_is_one_clear_error(tmp_path, capsys):
@@ -65,3 +79,14 @@ def test_failed_job_exits_non_zero(tmp_path, capsys):
     assert main(["run", str(failing), "--out", str(tmp_path / "o"), "--no-figures"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "map[0]: ZeroDivisionError" in out and "(record 0)" in out
+
+
+def test_run_writes_the_chrome_trace_and_a_report_with_every_figure(aligned_out):
+    pngs = sorted(aligned_out.glob("*.png"))
+    assert len(pngs) == 6
+    report = (aligned_out / "report.html").read_text(encoding="utf-8")
+    assert report.count('<img src="data:image/png;base64,') == len(pngs)
+    assert "<th>Checkpointed size</th>" in report
+    assert html.escape((aligned_out / "summary.txt").read_text(encoding="utf-8").rstrip("\n")) in report
+    chrome = json.loads((aligned_out / "trace.chrome.json").read_text(encoding="utf-8"))
+    assert chrome["otherData"] == {"job_name": "aligned checkpoints", "seed": 7}
