@@ -1,4 +1,4 @@
-"""The command line: `python -m sim run <scenario> --seed N --out DIR`.
+"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `python -m sim draw <trace> --figure F`.
 
 Layer: the top; may import everything. Every error is one clear line on
 stderr and a non-zero exit code, never a traceback.
@@ -14,11 +14,16 @@ from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
 from sim.scenario.loader import ScenarioError, load_scenario
 from sim.scenario.result import RunResult
-from sim.trace import TraceLevel
+from sim.trace import Trace, TraceLevel
 from sim.viz import write_figures
 from sim.viz.report import write_report
+from sim.viz.saved import DRAWN_BY_RUN, TRACE_FIGURES, FigureError, draw_from_trace
 
 _LEVELS = {level.name.lower(): level for level in TraceLevel}
+
+
+class DrawError(Exception):
+    """`draw` cannot draw: the trace file is missing or broken, or the figure cannot come from a trace."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +48,21 @@ def _parser() -> argparse.ArgumentParser:
                      help="override how much the trace records (job < checkpoints < buffers < records)")
     run.add_argument("--until-ms", type=int, default=None, help="stop after this much virtual time")
     run.add_argument("--no-figures", action="store_true", help="skip the figures (report.html is still written)")
+    _add_draw(commands)
     return parser
+
+
+def _add_draw(commands) -> None:
+    draw = commands.add_parser(
+        "draw", help="draw one figure from a saved trace.jsonl",
+        description=f"Draw one figure from a trace.jsonl that `run` wrote, without running the job again. "
+                    f"Figures: {', '.join(TRACE_FIGURES)}. The {', '.join(DRAWN_BY_RUN)} figures need the "
+                    f"job's graphs, which a trace does not hold: `run` draws them.",
+    )
+    draw.add_argument("trace", help="the trace file (out/word-count/trace.jsonl)")
+    draw.add_argument("--figure", default="timeline",
+                      help=f"the figure: {', '.join(TRACE_FIGURES)} (default: timeline)")
+    draw.add_argument("--out", default=None, help="the PNG file to write (default: <figure>.png beside the trace)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -80,6 +99,37 @@ def _write_run(result: RunResult, summary: str, out: Path, figures: bool) -> lis
     return [path.name for path in written]
 
 
+def _trace_file(name: str) -> Trace:
+    """Load a trace file named on the command line.
+
+    Raises:
+        DrawError: it does not exist, is a folder, or is not a trace.
+    """
+    path = Path(name)
+    if path.is_dir():
+        raise DrawError(f"{path} is a folder; expected a trace file such as {path / 'trace.jsonl'}")
+    if not path.is_file():
+        raise DrawError(f"trace file {path} not found; expected a trace.jsonl written by `python -m sim run`")
+    try:
+        trace = Trace.read_jsonl(path)
+    except ValueError as exc:
+        raise DrawError(f"{exc}; expected a trace.jsonl written by `python -m sim run`") from None
+    if not len(trace):
+        raise DrawError(f"trace file {path} holds no events; expected a trace.jsonl written by `python -m sim run`")
+    return trace
+
+
+def _draw(args: argparse.Namespace) -> int:
+    trace = _trace_file(args.trace)
+    out = Path(args.out) if args.out else Path(args.trace).parent / f"{args.figure}.png"
+    try:
+        path = draw_from_trace(trace, args.figure, out)
+    except FigureError as exc:
+        raise DrawError(str(exc)) from None
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = _parser()
@@ -88,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _run(args)
-    except (ScenarioError, JobBuildError, ClusterTooSmallError, OSError) as exc:
+        return _draw(args) if args.command == "draw" else _run(args)
+    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, OSError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ Layout:
     checkpoints checkpoint statistics chart and history table
     graphs      JobGraph and ExecutionGraph pictures
     figures     every standard picture of a run into one folder
+    report      the run's report.html: summary, checkpoint tables and every figure in one page
+    saved       the pictures that a saved trace alone can give (`python -m sim draw`)
 """
 
 from sim.viz.barriers import barrier_messages, blocked_spans, snapshot_marks
