@@ -70,32 +70,36 @@ class TraceRun:
                    trace_end_us(trace), tuple(deployed))
 
 
-def _checkpointed(run: TraceRun) -> TraceRun:
-    if not run.trace.of_type(CheckpointTriggered):
-        raise FigureError(f"the trace of {run.job_name!r} has no checkpoints (the job does not checkpoint, or the "
-                          f"trace level is below checkpoints); expected a CheckpointTriggered event")
-    return run
-
-
 TRACE_FIGURES: dict[str, Callable[[TraceRun, Path], Figure]] = {
     "timeline": lambda run, path: draw_timelines(run, path, lanes=run.subtasks),
-    "checkpoints": lambda run, path: draw_checkpoint_stats(_checkpointed(run), path),
-    "checkpoint_table": lambda run, path: draw_checkpoint_table(_checkpointed(run), path),
+    "checkpoints": draw_checkpoint_stats,
+    "checkpoint_table": draw_checkpoint_table,
 }
+NEEDS_CHECKPOINTS = ("checkpoints", "checkpoint_table")
 
 
-def draw_from_trace(trace: Trace, figure: str, path: str | os.PathLike) -> Path:
-    """Draw one of `TRACE_FIGURES` from `trace` and save it as PNG at `path`.
-
-    Raises:
-        FigureError: `figure` is unknown, needs the job's graphs, or needs
-            events the trace lacks.
-    """
+def _check_drawable(run: TraceRun, figure: str) -> None:
+    """Raise `FigureError` unless `figure` can be drawn from `run`'s trace."""
     if figure in DRAWN_BY_RUN:
         raise FigureError(f"figure {figure!r} needs the job's graphs, which a trace does not hold; draw it with "
                           f"`python -m sim run`, or choose one of {', '.join(TRACE_FIGURES)}")
     if figure not in TRACE_FIGURES:
         raise FigureError(f"unknown figure {figure!r}; expected one of {', '.join(TRACE_FIGURES)}")
+    if figure in NEEDS_CHECKPOINTS and not run.trace.of_type(CheckpointTriggered):
+        raise FigureError(f"the trace of {run.job_name!r} has no checkpoints (the job does not checkpoint, or the "
+                          f"trace level is below checkpoints); figure {figure!r} needs a CheckpointTriggered event")
+
+
+def draw_from_trace(trace: Trace, figure: str, path: str | os.PathLike) -> Path:
+    """Draw one of `TRACE_FIGURES` from `trace` and save it as PNG at `path` (its folder is created).
+
+    Raises:
+        FigureError: the trace is not a whole run's, or `figure` is unknown,
+            needs the job's graphs, or needs checkpoints the trace lacks.
+    """
+    run = TraceRun.from_trace(trace)
+    _check_drawable(run, figure)
     path = Path(path)
-    TRACE_FIGURES[figure](TraceRun.from_trace(trace), path).clear()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    TRACE_FIGURES[figure](run, path).clear()
     return path

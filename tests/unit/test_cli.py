@@ -131,3 +131,9 @@ def test_draw_of_an_empty_file_says_it_holds_no_events(tmp_path, capsys):
     (tmp_path / "trace.jsonl").write_text("")
     assert main(["draw", str(tmp_path / "trace.jsonl")]) == 2
     assert "holds no events; expected a trace.jsonl written by `python -m sim run`" in capsys.readouterr().err
+
+
+def test_draw_creates_the_folder_of_its_out_file(aligned_out, tmp_path):
+    out = tmp_path / "new" / "folder" / "table.png"
+    assert main(["draw", str(aligned_out / "trace.jsonl"), "--figure", "checkpoint_table", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
