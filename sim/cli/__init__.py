@@ -1,4 +1,4 @@
-"""The command line: `python -m sim run <scenario> --seed N --out DIR`.
+"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `python -m sim draw <trace> --figure F`.
 
 Layer: the top; may import everything. Every error is one clear line on
 stderr and a non-zero exit code, never a traceback.
@@ -13,9 +13,17 @@ from pathlib import Path
 from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
 from sim.scenario.loader import ScenarioError, load_scenario
-from sim.trace import TraceLevel
+from sim.scenario.result import RunResult
+from sim.trace import Trace, TraceLevel
+from sim.viz import write_figures
+from sim.viz.report import write_report
+from sim.viz.saved import DRAWN_BY_RUN, TRACE_FIGURES, FigureError, draw_from_trace
 
 _LEVELS = {level.name.lower(): level for level in TraceLevel}
+
+
+class DrawError(Exception):
+    """`draw` cannot draw: the trace file is missing or broken, or the figure cannot come from a trace."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,10 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a scenario once and write trace.jsonl, summary.txt, digest.txt and figures",
+        "run", help="run a scenario once and write its trace, Chrome trace, summary, digest, figures and report",
         description="Run a scenario (a .py file or module defining build(seed) -> Simulation). Writes "
-                    "trace.jsonl (one JSON event per line), summary.txt, digest.txt (sha256 of the trace) "
-                    "and PNG figures into --out, and prints the summary.",
+                    "trace.jsonl (one JSON event per line), trace.chrome.json (for Perfetto or "
+                    "chrome://tracing), summary.txt, digest.txt (sha256 of the trace), PNG figures and "
+                    "report.html (summary, checkpoint statistics and figures in one page) into --out, and "
+                    "prints the summary.",
     )
     run.add_argument("scenario", help="scenario file (scenarios/01_word_count.py) or module name")
     run.add_argument("--seed", type=int, default=None, help="the seed (default: the scenario's first seed)")
@@ -37,8 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace-level", choices=sorted(_LEVELS, key=lambda k: _LEVELS[k]), default=None,
                      help="override how much the trace records (job < checkpoints < buffers < records)")
     run.add_argument("--until-ms", type=int, default=None, help="stop after this much virtual time")
-    run.add_argument("--no-figures", action="store_true", help="skip the figures")
+    run.add_argument("--no-figures", action="store_true", help="skip the figures (report.html is still written)")
+    _add_draw(commands)
     return parser
+
+
+def _add_draw(commands) -> None:
+    draw = commands.add_parser(
+        "draw", help="draw one figure from a saved trace.jsonl",
+        description=f"Draw one figure from a trace.jsonl that `run` wrote, without running the job again. "
+                    f"Figures: {', '.join(TRACE_FIGURES)}. The {', '.join(DRAWN_BY_RUN)} figures need the "
+                    f"job's graphs, which a trace does not hold: `run` draws them.",
+    )
+    draw.add_argument("trace", help="the trace file (out/word-count/trace.jsonl)")
+    draw.add_argument("--figure", default="timeline",
+                      help=f"the figure: {', '.join(TRACE_FIGURES)} (default: timeline)")
+    draw.add_argument("--out", default=None, help="the PNG file to write (default: <figure>.png beside the trace)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -52,23 +76,58 @@ def _run(args: argparse.Namespace) -> int:
     if simulation.checkpoint_dir is None and simulation.env.get_checkpoint_config().is_checkpointing_enabled():
         simulation.checkpoint_dir = str(out / "checkpoints")
     result = simulation.run(until_ms=args.until_ms)
-    result.trace.write_jsonl(out / "trace.jsonl")
     summary = result.summary()
     extra = scenario.report(result)
     if extra:
         summary += "\n\n" + extra
-    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
-    (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
-    written = ["trace.jsonl", "summary.txt", "digest.txt"]
+    written = _write_run(result, summary, out, figures=not args.no_figures)
     if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
         written.append(f"{Path(simulation.checkpoint_dir).name}/")
-    if not args.no_figures:
-        from sim.viz import write_figures
-
-        written += [p.name for p in write_figures(result, out)]
     print(summary)
     print(f"\nwrote {', '.join(written)} to {out}/")
     return 1 if result.status == "FAILED" else 0
+
+
+def _write_run(result: RunResult, summary: str, out: Path, figures: bool) -> list[str]:
+    """Write the trace, its Chrome export, summary, digest, figures and report; returns the file names."""
+    written = [result.trace.write_jsonl(out / "trace.jsonl"), result.to_chrome_trace(out / "trace.chrome.json")]
+    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    (out / "digest.txt").write_text(result.digest + "\n", encoding="utf-8")
+    written += [out / "summary.txt", out / "digest.txt"]
+    drawn = write_figures(result, out) if figures else []
+    written += drawn + [write_report(result, out, drawn, summary)]
+    return [path.name for path in written]
+
+
+def _trace_file(name: str) -> Trace:
+    """Load a trace file named on the command line.
+
+    Raises:
+        DrawError: it does not exist, is a folder, or is not a trace.
+    """
+    path = Path(name)
+    if path.is_dir():
+        raise DrawError(f"{path} is a folder; expected a trace file such as {path / 'trace.jsonl'}")
+    if not path.is_file():
+        raise DrawError(f"trace file {path} not found; expected a trace.jsonl written by `python -m sim run`")
+    try:
+        trace = Trace.read_jsonl(path)
+    except ValueError as exc:
+        raise DrawError(f"{exc}; expected a trace.jsonl written by `python -m sim run`") from None
+    if not len(trace):
+        raise DrawError(f"trace file {path} holds no events; expected a trace.jsonl written by `python -m sim run`")
+    return trace
+
+
+def _draw(args: argparse.Namespace) -> int:
+    trace = _trace_file(args.trace)
+    out = Path(args.out) if args.out else Path(args.trace).parent / f"{args.figure}.png"
+    try:
+        path = draw_from_trace(trace, args.figure, out)
+    except FigureError as exc:
+        raise DrawError(str(exc)) from None
+    print(f"wrote {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _run(args)
-    except (ScenarioError, JobBuildError, ClusterTooSmallError, OSError) as exc:
+        return _draw(args) if args.command == "draw" else _run(args)
+    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, OSError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2

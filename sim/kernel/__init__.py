@@ -1,4 +1,4 @@
-"""The lowest layer: virtual time, named random streams, stable hashing.
+"""The lowest layer: virtual time, named random streams, stable hashing, atomic file writes.
 
 Imports nothing from the rest of sim. Everything above it takes time, random
 draws and key routing from here, so it must stay free of wall-clock reads,

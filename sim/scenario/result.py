@@ -8,8 +8,10 @@ summary and renders itself in Jupyter.
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sim.cluster.deployment import Placement
@@ -19,6 +21,7 @@ from sim.graph import ExecutionGraph
 from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, checkpoint_stats, subtask_records
 from sim.runtime.operators import SinkLog
 from sim.trace import Trace
+from sim.trace.chrome import write_chrome_trace
 
 
 class SinkRecord(NamedTuple):
@@ -125,6 +128,15 @@ class RunResult:
     def values(self, sink: Any = None) -> list[Any]:
         """The values a sink wrote, in the order they arrived (all its subtasks)."""
         return list(self.sink_logs[self._sink_id(sink)].values)
+
+    def to_chrome_trace(self, path: str | os.PathLike) -> Path:
+        """Write the trace in Chrome's trace event format and return the path.
+
+        Open the file in Perfetto (ui.perfetto.dev) or chrome://tracing: one track
+        per subtask with its steps and backpressure as spans, checkpoints as spans on
+        the JobManager, every other event as an instant (see `sim.trace.chrome`).
+        """
+        return write_chrome_trace(self.trace, path)
 
     def raise_for_failure(self) -> RunResult:
         if self.failure is not None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from sim.kernel.files import write_text_atomic
 from sim.trace.events import TraceEvent, TraceLevel, event_from_dict
 
 E = TypeVar("E", bound=TraceEvent)
@@ -67,30 +68,32 @@ class Trace:
 
     def write_jsonl(self, path: str | os.PathLike) -> Path:
         """Write the trace atomically (temp file, then rename) and return the path."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in self.lines():
-                fh.write(line)
-                fh.write("\n")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, (line + "\n" for line in self.lines()))
 
     @classmethod
     def read_jsonl(cls, path: str | os.PathLike) -> Trace:
         """Load a trace written by `write_jsonl`.
 
         Raises:
-            ValueError: a line is not JSON or not a known event; names the file and line.
+            ValueError: the file is not UTF-8 text, or a line is not JSON or not a
+                known event; names the file (and the line).
         """
-        events: list[TraceEvent] = []
-        with open(path, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    events.append(event_from_dict(json.loads(line)))
-                except (ValueError, TypeError) as exc:
-                    raise ValueError(f"{path}:{number}: not a trace event: {exc}") from None
+        try:
+            events = _read_events(path)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not a trace: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         level = max((e.level for e in events), default=TraceLevel.JOB)
         return cls(level=level, events=events)
+
+
+def _read_events(path: str | os.PathLike) -> list[TraceEvent]:
+    events: list[TraceEvent] = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(event_from_dict(json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a trace event: {exc}") from None
+    return events

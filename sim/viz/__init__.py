@@ -15,6 +15,8 @@ Layout:
     graphs      JobGraph and ExecutionGraph pictures
     watermarks  each subtask's watermark over time, late elements, window firings
     figures     every standard picture of a run into one folder
+    report      the run's report.html: summary, checkpoint tables and every figure in one page
+    saved       the pictures that a saved trace alone can give (`python -m sim draw`)
 """
 
 from sim.viz.barriers import barrier_messages, blocked_spans, snapshot_marks

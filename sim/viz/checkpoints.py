@@ -46,7 +46,8 @@ def format_bytes(size: int) -> str:
     return f"{size / (1024 * 1024):.2f} MiB"
 
 
-def _format_ms(t_us: int | None) -> str:
+def format_ms(t_us: int | None) -> str:
+    """`12.3 ms` (virtual time, one decimal), or `-` when there is no time."""
     return "-" if t_us is None else f"{t_us / 1000:.1f} ms"
 
 
@@ -67,8 +68,8 @@ def checkpoint_table(result: RunResult) -> list[list[str]]:
     checkpoint's end to end runs until it was aborted.
     """
     ends = checkpoint_outcomes(result.trace)
-    return [[str(s.checkpoint_id), s.status, f"{s.acknowledged}/{s.total_subtasks}", _format_ms(s.trigger_us),
-             _format_ms(_end_to_end_us(s, ends[s.checkpoint_id].end_us)), format_bytes(s.checkpointed_bytes),
+    return [[str(s.checkpoint_id), s.status, f"{s.acknowledged}/{s.total_subtasks}", format_ms(s.trigger_us),
+             format_ms(_end_to_end_us(s, ends[s.checkpoint_id].end_us)), format_bytes(s.checkpointed_bytes),
              format_bytes(s.processed_in_flight_bytes), format_bytes(s.persisted_in_flight_bytes),
              "yes" if s.unaligned else "no"]
             for s in checkpoint_stats(result.trace)]
@@ -177,7 +178,7 @@ def draw_checkpoint_stats(result: RunResult, path: str | os.PathLike | None = No
     return fig
 
 
-def _failure_note(stats: list[CheckpointStats]) -> str:
+def failure_note(stats: list[CheckpointStats]) -> str:
     """`failed: 1, 3 (EXPIRED); 7 (TASK_FAILED)`: failed ids grouped by reason, or ""."""
     by_reason: dict[str, list[str]] = {}
     for s in stats:
@@ -209,7 +210,7 @@ def draw_checkpoint_table(result: RunResult, path: str | os.PathLike | None = No
     """
     stats = checkpoint_stats(result.trace)
     rows = checkpoint_table(result) or [["-"] * len(CHECKPOINT_TABLE_COLUMNS)]
-    note = _failure_note(stats)
+    note = failure_note(stats)
     table_in, note_in, title_in = _HEADER_IN + _ROW_IN * len(rows), 0.35 if note else 0.1, 0.45
     height = table_in + note_in + title_in
     fig = new_figure(11.0, height, constrained=False)

@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 
 SPACETIME_BUFFERS = 300
 
+FIGURE_CAPTIONS = {
+    "job_graph.png": "Job graph: the operator chains and the edges between them, with their partitioners",
+    "execution_graph.png": "Execution graph: every subtask on its TaskManager, and the channels between them",
+    "timeline.png": "Subtask timelines: busy, backpressured, idle and aligning time of each subtask",
+    "spacetime.png": "Space-time diagram: buffers, channel events and barriers between subtasks",
+    "checkpoints.png": "Checkpoint statistics: durations and sizes of each checkpoint",
+    "checkpoint_table.png": "Checkpoint history, with the fields of Flink's web UI",
+}
+
 
 def spacetime_window_ms(result: RunResult, buffers: int = SPACETIME_BUFFERS) -> tuple[float, float] | None:
     """The time range (ms) of the first `buffers` buffers sent, or None for the whole run.

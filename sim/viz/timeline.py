@@ -15,7 +15,7 @@ step) and time spent waiting for a free core both appear as idle.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
@@ -197,7 +197,8 @@ def _draw_checkpoint_marks(ax, lanes: list[str], trace, blocked: dict[str, list[
     return mark_handles(aligning, snapshots, timeouts)
 
 
-def draw_timelines(result: RunResult, path: str | os.PathLike | None = None) -> Figure:
+def draw_timelines(result: RunResult, path: str | os.PathLike | None = None,
+                   lanes: Sequence[str] | None = None) -> Figure:
     """Draw one lane per subtask showing busy, backpressured, idle, aligning and snapshotting time.
 
     Lanes follow the execution graph (vertex, then index) from top to bottom.
@@ -208,14 +209,16 @@ def draw_timelines(result: RunResult, path: str | os.PathLike | None = None) -> 
     snapshot's synchronous part, and a gold star an alignment timeout.
 
     Args:
-        result: the run; only its trace and execution graph are read.
+        result: the run; only its trace, its execution graph (unless `lanes` is
+            given), name, seed, status and end time are read.
         path: where to save the PNG, if given.
+        lanes: the subtasks to draw, top to bottom (default: the execution graph's order).
 
     Returns:
         The figure (not registered with pyplot).
     """
     trace = result.trace
-    lanes = lane_order(result.execution_graph)
+    lanes = lane_order(result.execution_graph) if lanes is None else list(lanes)
     spans, lifetimes = task_spans(trace), task_lifetimes(trace)
     end_us = max(result.end_time_us, trace_end_us(trace), 1)
     fig = new_figure(11.0, lanes_height_in(len(lanes)))

@@ -1,11 +1,26 @@
-"""The command line: it runs scenarios and writes their files; every error is one clear line."""
+"""The command line: it runs scenarios and writes their files, draws from saved traces; every error is one clear line."""
 
+import html
+import json
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from sim.cli import main
 from sim.trace import Trace
 from tests.conftest import ROOT, SCENARIOS
+
+TRACE_FIGURES = ("timeline", "checkpoints", "checkpoint_table")
+
+
+@pytest.fixture(scope="module")
+def aligned_out(tmp_path_factory):
+    """`run` of the aligned-checkpoints scenario with every figure, once for this module."""
+    out = tmp_path_factory.mktemp("aligned")
+    assert main(["run", str(SCENARIOS / "03_aligned_checkpoints.py"), "--seed", "7", "--out", str(out)]) == 0
+    return out
 
 
 def test_run_writes_trace_summary_digest(tmp_path, capsys):
@@ -18,6 +33,9 @@ def test_run_writes_trace_summary_digest(tmp_path, capsys):
     trace = Trace.read_jsonl(tmp_path / "trace.jsonl")
     assert trace.digest() == (tmp_path / "digest.txt").read_text().strip()
     assert "FINISHED" in (tmp_path / "summary.txt").read_text()
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in report and "keyBy edge" in report and "No checkpoint was triggered." in report
+    assert json.loads((tmp_path / "trace.chrome.json").read_text(encoding="utf-8"))["traceEvents"]
 
 
 def test_missing_file_is_one_clear_error(tmp_path, capsys):
@@ -48,7 +66,7 @@ def test_bad_option_and_help_from_a_subprocess():
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid int value" in bad.stderr and "Traceback" not in bad.stderr
     helped = subprocess.run([sys.executable, "-m", "sim", "--help"], cwd=ROOT, capture_output=True, text=True)
-    assert helped.returncode == 0 and "run" in helped.stdout
+    assert helped.returncode == 0 and "run" in helped.stdout and "draw" in helped.stdout
 
 
 def test_failed_job_exits_non_zero(tmp_path, capsys):
@@ -65,3 +83,57 @@ def test_failed_job_exits_non_zero(tmp_path, capsys):
     assert main(["run", str(failing), "--out", str(tmp_path / "o"), "--no-figures"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "map[0]: ZeroDivisionError" in out and "(record 0)" in out
+
+
+def test_run_writes_the_chrome_trace_and_a_report_with_every_figure(aligned_out):
+    pngs = sorted(aligned_out.glob("*.png"))
+    assert len(pngs) == 6
+    report = (aligned_out / "report.html").read_text(encoding="utf-8")
+    assert report.count('<img src="data:image/png;base64,') == len(pngs)
+    assert "<th>Checkpointed size</th>" in report
+    assert html.escape((aligned_out / "summary.txt").read_text(encoding="utf-8").rstrip("\n")) in report
+    chrome = json.loads((aligned_out / "trace.chrome.json").read_text(encoding="utf-8"))
+    assert chrome["otherData"] == {"job_name": "aligned checkpoints", "seed": 7}
+
+
+def test_draw_writes_the_same_timeline_as_run(aligned_out, tmp_path, capsys):
+    out = tmp_path / "timeline.png"
+    assert main(["draw", str(aligned_out / "trace.jsonl"), "--figure", "timeline", "--out", str(out)]) == 0
+    assert out.read_bytes() == (aligned_out / "timeline.png").read_bytes()
+    assert capsys.readouterr().out == f"wrote {out}\n"
+
+
+@pytest.mark.parametrize("figure", TRACE_FIGURES)
+def test_draw_writes_beside_the_trace_by_default(aligned_out, tmp_path, figure):
+    shutil.copy(aligned_out / "trace.jsonl", tmp_path / "trace.jsonl")
+    assert main(["draw", str(tmp_path / "trace.jsonl"), "--figure", figure]) == 0
+    assert (tmp_path / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("target, figure, message", [
+    ("nope.jsonl", "timeline", "trace file {dir}/nope.jsonl not found; expected a trace.jsonl"),
+    ("", "timeline", "{dir} is a folder; expected a trace file such as {dir}/trace.jsonl"),
+    ("timeline.png", "timeline", "{dir}/timeline.png: not a trace: not UTF-8 text"),
+    ("trace.chrome.json", "timeline", "{dir}/trace.chrome.json:1: not a trace event"),
+    ("trace.jsonl", "gantt", "unknown figure 'gantt'; expected one of timeline, checkpoints, checkpoint_table"),
+    ("trace.jsonl", "spacetime", "figure 'spacetime' needs the job's graphs, which a trace does not hold"),
+])
+def test_draw_errors_are_one_clear_line(aligned_out, tmp_path, capsys, target, figure, message):
+    trace = aligned_out / target if target else aligned_out
+    code = main(["draw", str(trace), "--figure", figure, "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("sim: error: " + message.format(dir=aligned_out))
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_draw_of_an_empty_file_says_it_holds_no_events(tmp_path, capsys):
+    (tmp_path / "trace.jsonl").write_text("")
+    assert main(["draw", str(tmp_path / "trace.jsonl")]) == 2
+    assert "holds no events; expected a trace.jsonl written by `python -m sim run`" in capsys.readouterr().err
+
+
+def test_draw_creates_the_folder_of_its_out_file(aligned_out, tmp_path):
+    out = tmp_path / "new" / "folder" / "table.png"
+    assert main(["draw", str(aligned_out / "trace.jsonl"), "--figure", "checkpoint_table", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
