@@ -137,3 +137,15 @@ def test_draw_creates_the_folder_of_its_out_file(aligned_out, tmp_path):
     out = tmp_path / "new" / "folder" / "table.png"
     assert main(["draw", str(aligned_out / "trace.jsonl"), "--figure", "checkpoint_table", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+EVENT_TIME_SCENARIOS = sorted(p for p in SCENARIOS.glob("[0-9][0-9]_*.py") if p.stem >= "06")
+
+
+@pytest.mark.parametrize("path", EVENT_TIME_SCENARIOS, ids=[p.stem for p in EVENT_TIME_SCENARIOS])
+def test_later_scenarios_run_from_the_command_line(path, tmp_path, capsys):
+    """Each scenario runs as `python -m sim run <file>` at its first seed and prints its own report lines."""
+    assert main(["run", str(path), "--out", str(tmp_path), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    assert "FINISHED" in printed
+    assert (tmp_path / "trace.jsonl").is_file() and (tmp_path / "report.html").is_file()
