@@ -17,6 +17,8 @@ from sim.api.functions import (
     FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
+from sim.api.kafka import KafkaOffsetsInitializer, KafkaSource, KafkaSourceBuilder, TopicSink
+from sim.api.log import Producer, Record, Topic
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
     AllWindowFunction, CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,
@@ -46,6 +48,7 @@ __all__ = [
     "AggregateFunction", "AggregatingState", "AggregatingStateDescriptor", "CheckpointConfig", "CheckpointingMode",
     "EmbeddedRocksDBStateBackend", "HashMapStateBackend", "ListState", "ListStateDescriptor", "MapState",
     "MapStateDescriptor", "ReducingState", "ReducingStateDescriptor", "StateBackend",
+    "KafkaOffsetsInitializer", "KafkaSource", "KafkaSourceBuilder", "Producer", "Record", "Topic", "TopicSink",
     "ChainingStrategy", "CloseableIterator", "CollectionSource", "DataStream", "DataStreamSink", "FilterFunction",
     "FlatMapFunction", "Function", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
     "NumberSequenceSource", "OutputTag", "PartitionerKind", "Partitioner", "ProcessFunction", "ReaderPoll",

@@ -30,6 +30,10 @@ class ReaderPoll:
     strategy's assigner may replace it) and `splits` (which of the reader's
     `split_ids()` each record came from; every record from the first split
     if not given). Watermarks are generated per split.
+
+    `finished_splits` names splits the reader has read to their end in this
+    poll: their watermark generators are released, so they no longer hold
+    the source's watermark back (no record of theirs may follow).
     """
 
     records: list[Any]
@@ -37,6 +41,7 @@ class ReaderPoll:
     wait_until_us: int | None = None
     timestamps: list[int | None] | None = None
     splits: list[Any] | None = None
+    finished_splits: list[Any] | None = None
 
 
 class SourceReader:

@@ -9,7 +9,7 @@ callable where PyFlink accepts one. Functions that can emit several values
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sim.api.typeinfo import TypeInformation
 
@@ -143,6 +143,28 @@ class Partitioner(Function):
 
 class SinkFunction(Function):
     """A sink written in Python: `invoke(value, context)` once per record."""
+
+    class Context:
+        """What `invoke` may ask (Flink's `SinkFunction.Context`): the time, the watermark, the record's timestamp.
+
+        `clock` is the task's clock (virtual `now_us` and the current
+        record's `timestamp`); `watermark` returns the sink's current watermark.
+        """
+
+        def __init__(self, clock: Any, watermark: Callable[[], int]):
+            self._clock = clock
+            self._watermark = watermark
+
+        def current_processing_time(self) -> int:
+            """Virtual processing time in ms."""
+            return self._clock.now_us // 1000
+
+        def current_watermark(self) -> int:
+            return self._watermark()
+
+        def timestamp(self) -> int | None:
+            """The record's event timestamp (None if it has none)."""
+            return self._clock.timestamp
 
     def invoke(self, value: Any, context: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement invoke(value, context)")

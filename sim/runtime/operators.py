@@ -466,7 +466,8 @@ class SinkOperator(StreamOperator):
             out = self._stdout or sys.stdout
             return lambda value: print(f"{prefix}{value}", file=out)
         if isinstance(fn, SinkFunction):
-            return lambda value: fn.invoke(value, None)
+            context = SinkFunction.Context(self.clock, lambda: self.current_watermark)
+            return lambda value: fn.invoke(value, context)
         return fn
 
     def _make_process(self) -> Callable[[Any], None]:

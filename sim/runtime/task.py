@@ -126,6 +126,9 @@ class SourceOperator(ops.StreamOperator):
             output(value)
             if stamped.watermark is not None:
                 self.announcer.announce(watermarks.status, stamped.watermark)
+        if watermarks is not None and poll.finished_splits:
+            for split in poll.finished_splits:
+                watermarks.remove_split(split)
 
     def _periodic(self, time_ms: int) -> None:
         now = self.clock.now_ms()
