@@ -369,7 +369,9 @@ class SplitWatermarks(_WatermarkDriver):
     clears that, and it rejoins when its generator next emits. When every
     split is idle the source announces IDLE (`is_idle`); it announces ACTIVE
     again only together with its next higher watermark. With no splits it
-    emits nothing and stays ACTIVE.
+    emits nothing and stays ACTIVE, holding the minimum downstream at
+    Long.MIN_VALUE, unless the strategy has an idle timeout: then it turns
+    IDLE once that much time has passed without records (flink-facts §13).
 
     Flink counterpart: `ProgressiveTimestampsAndWatermarks` with
     `WatermarkOutputMultiplexer`, `CombinedWatermarkStatus`,
@@ -385,6 +387,8 @@ class SplitWatermarks(_WatermarkDriver):
         self._slots: dict[Hashable, _GeneratorSlot] = {}
         self._combined = _Combined()
         self._out = _AnnouncedOutput()
+        timeout = strategy.idle_timeout_ms
+        self._splitless_idleness = None if timeout is None else IdlenessTimer(timeout)
         for split in splits:
             self.add_split(split)
 
@@ -418,6 +422,11 @@ class SplitWatermarks(_WatermarkDriver):
         return StampedRecord(timestamp, self._publish())
 
     def on_periodic_emit(self, now_ms: int) -> Watermark | None:
+        if not self._slots and self._splitless_idleness is not None:
+            # A reader without splits holds the minimum back until its idleness timeout says otherwise.
+            if self._splitless_idleness.check(now_ms) is WatermarkStatus.IDLE:
+                self._out.status = WatermarkStatus.IDLE
+            return None
         for slot in self._slots.values():
             slot.on_periodic_emit(now_ms)
         return self._publish()

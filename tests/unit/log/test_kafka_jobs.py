@@ -111,17 +111,27 @@ def test_a_bounded_source_releases_its_empty_partition_so_the_watermark_moves():
     assert [wm for _, wm in out][1:] == [(i - 1) * 100 - 1 for i in range(1, 20)]
 
 
-def test_a_reader_without_partitions_holds_back_the_watermark_downstream():
-    """Topic "a" has its only partition at reader 1 of 2; reader 0 has none and never sends a watermark."""
+@pytest.mark.parametrize("idleness_ms", [None, 300])
+def test_a_reader_without_partitions_holds_back_the_watermark_until_idleness_releases_it(idleness_ms):
+    """Topic "a" has its only partition at reader 1 of 2; reader 0 has none and never sends a watermark.
+
+    It does not go idle by itself (flink-facts §13); with `with_idleness` it turns idle after the timeout.
+    """
     topic = Topic("a", 1)
     topic.produce_every(100, [("s", i) for i in range(10)])
     env = env_of(2)
     out = []
-    env.from_source(KafkaSource(topic), WatermarkStrategy.for_monotonous_timestamps(), "a") \
+    strategy = WatermarkStrategy.for_monotonous_timestamps()
+    if idleness_ms is not None:
+        strategy = strategy.with_idleness(Duration.of_millis(idleness_ms))
+    env.from_source(KafkaSource(topic), strategy, "a") \
         .rebalance().process(SeenWatermark()).add_sink(out.append)
     run(env, until_ms=1_500)
     assert len(out) == 10
-    assert {wm for _, wm in out} == {LONG_MIN}
+    if idleness_ms is None:
+        assert {wm for _, wm in out} == {LONG_MIN}
+    else:
+        assert out[-1][1] > 0
 
 
 def test_a_checkpoint_holds_each_readers_offsets():
