@@ -10,6 +10,13 @@ Lifecycle: created -> `open()` (operators opened tail first) -> steps ->
 `end_input()` (operators told head first, writers flushed, end of partition
 broadcast) -> finished. Any step may raise `UserFunctionError`.
 
+BATCH mode (`sim.runtime.batch`): nothing runs on processing time (the
+time service is quiesced from the start), sources and assigners emit only
+the final watermark, keyed state lives in a per-key batch backend whatever
+the job configured, and a keyed chain collects its input (`sorting`), then
+runs it after the input ended: `sort_input()`, then `process_next_key()`
+per key.
+
 Flink counterpart: `StreamTask`, `OperatorChain`, `SourceOperatorStreamTask`,
 `OneInputStreamTask`.
 Simplified: one logical input gate per task (all input edges merged).
@@ -27,15 +34,17 @@ from sim.graph.execution_graph import ExecutionGraph, Subtask
 from sim.graph.stream_graph import StreamNode
 from sim.kernel.rng import RngStreams
 from sim.runtime import operators as ops
+from sim.runtime.batch import BatchGroupedReduceOperator, SortingInput
 from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
 from sim.runtime.time_service import ProcessingTimeService
-from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WatermarkAnnouncer, WindowOperator
+from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WindowOperator, make_announcer
 from sim.runtime.watermarks import SplitWatermarks, StatusWatermarkValve, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
 from sim.kernel.hashing import key_group_range_for_operator
 from sim.state import serde
 from sim.state.backend import KeyedStateBackend, create_keyed_backend
+from sim.state.batch import BatchKeyedStateBackend
 from sim.trace import Trace, WatermarkAdvanced
 
 
@@ -59,6 +68,7 @@ class TaskClock:
 
 _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops.FilterOperator,
           "process": ops.ProcessOperator}
+_AGGREGATIONS = ("sum", "min", "max", "min_by", "max_by")
 
 
 class SourceOperator(ops.StreamOperator):
@@ -89,7 +99,7 @@ class SourceOperator(ops.StreamOperator):
         self.read = 0
         strategy = self.node.operator.options.get("watermark_strategy")
         if self.timestamped:
-            self.announcer = WatermarkAnnouncer(self)
+            self.announcer = make_announcer(self)
         if strategy is not None and self.timestamped:
             splits = self._call(self.reader.split_ids, None, has_record=False)
             self.watermarks = SplitWatermarks(strategy, splits, owner=self.label)
@@ -160,7 +170,9 @@ class StreamTask:
         self._stdout = stdout
         self._buffer_size = buffer_size_bytes
         self._buffer_timeout_ms = buffer_timeout_ms
-        self.state_backend = state_backend
+        sg = eg.job_graph.stream_graph
+        self.batch = sg.batch
+        self.state_backend = "hashmap" if self.batch else state_backend
         self._incremental = incremental
         self._state_dir = state_dir
         self._backends: dict[str, KeyedStateBackend] = {}
@@ -172,9 +184,10 @@ class StreamTask:
         self.bytes_in = 0
         self.buffers_in = 0
         self.records_processed = 0
-        sg = eg.job_graph.stream_graph
         self.event_time = sg.event_time
         self.time = ProcessingTimeService(clock)
+        if self.batch:
+            self.time.quiesce()
         self.time_fired = 0
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
@@ -182,7 +195,10 @@ class StreamTask:
         if self.event_time and subtask.inputs:
             self.valve = StatusWatermarkValve(len(subtask.inputs), owner=self.id)
         for op in self.operators.values():
-            self._give_time(op, sg.auto_watermark_interval_ms)
+            self._give_time(op, 0 if self.batch else sg.auto_watermark_interval_ms)
+        self.sorting = None
+        if self.batch and subtask.inputs and isinstance(self.head, ops._KeyedOperator):
+            self.sorting = SortingInput(self.head, clock)
 
     # --- building the chain ----------------------------------------------------
 
@@ -222,6 +238,7 @@ class StreamTask:
         """Hand an operator what it needs for event and processing time (jobs that use event time)."""
         op.time, op.interval_ms, op.trace, op.task_id = self.time, interval_ms, self._trace, self.id
         op.timestamped = self.event_time
+        op.progressive_watermarks = not self.batch
         # Traced where event time can change: the chain's head (its input, or a source) and assigners.
         if self.event_time and self._trace.checkpoints and (op is self.head or isinstance(op, TimestampsOperator)):
             trace, clock, task = self._trace, self.clock, self.id
@@ -251,11 +268,10 @@ class StreamTask:
             return KeyedProcessOperator(*args)
         if kind == "window":
             return WindowOperator(*args)
-        if kind == "reduce":
-            return ops.ReduceOperator(*args)
-        if kind in ("sum", "min", "max", "min_by", "max_by"):
-            op = ops.ReduceOperator(*args)
-            op.function = ops.aggregation(kind, node.operator.options.get("position", 0))
+        if kind == "reduce" or kind in _AGGREGATIONS:
+            op = BatchGroupedReduceOperator(*args) if self.batch else ops.ReduceOperator(*args)
+            if kind != "reduce":
+                op.function = ops.aggregation(kind, node.operator.options.get("position", 0))
             return op
         inner = _PLAIN[kind](node, i, self._context(node, backend), clock)
         return ops.KeyedWrapperOperator(inner, *args)
@@ -265,9 +281,15 @@ class StreamTask:
         i = self.subtask.index
         key_groups = key_group_range_for_operator(node.max_parallelism, node.parallelism, i)
         key_type = node.keyed.key_type
-        backend = create_keyed_backend(self.state_backend, f"{node.id}[{i}]", i, node.max_parallelism, key_groups,
-                                       workdir=self._state_dir, incremental=self._incremental,
-                                       hash_code=key_type.java_hash if key_type is not None else None)
+        hash_code = key_type.java_hash if key_type is not None else None
+        if self.batch:
+            backend: KeyedStateBackend = BatchKeyedStateBackend(f"{node.id}[{i}]", node.max_parallelism, key_groups,
+                                                                hash_code=hash_code)
+            backend.subtask = i
+        else:
+            backend = create_keyed_backend(self.state_backend, f"{node.id}[{i}]", i, node.max_parallelism,
+                                           key_groups, workdir=self._state_dir, incremental=self._incremental,
+                                           hash_code=hash_code)
         self._backends[node.id] = backend
         return backend
 
@@ -335,6 +357,7 @@ class StreamTask:
             timestamped=self._eg.job_graph.stream_graph.event_time,
         )
         writer.edge_index = edge_index
+        writer.blocking = je.blocking
         self.writers.append(writer)
         return writer
 
@@ -362,8 +385,11 @@ class StreamTask:
         return isinstance(self.head, SourceOperator)
 
     def process_buffer(self, buffer: Buffer, channel: int = 0) -> int:
-        """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns."""
-        process = self._head_process
+        """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns.
+
+        A BATCH keyed chain only collects the records here, to sort them once its input has ended.
+        """
+        process = self._head_process if self.sorting is None else self.sorting.add
         if buffer.timestamps is None:
             for value in buffer.values:
                 process(value)
@@ -375,19 +401,36 @@ class StreamTask:
                 else:
                     clock.timestamp = timestamp
                     process(value)
-        self.records_processed += buffer.records
+        if self.sorting is None:
+            self.records_processed += buffer.records
         self.buffers_in += 1
         self.bytes_in += buffer.size_bytes
         return self._step_cost(buffer.size_bytes)
 
     def _input_mark(self, channel: int, mark: Any) -> None:
-        """A watermark or status from one input channel: through the valve, then into the chain."""
+        """A watermark or status from one input channel: through the valve, then into the chain (or the sorter)."""
         if type(mark) is Watermark:
             out = self.valve.input_watermark(channel, mark.timestamp)
         else:
             out = self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
+        into = self.head.process_mark if self.sorting is None else self.sorting.mark
         for element in out.elements():
-            self.head.process_mark(element)
+            into(element)
+
+    def sort_input(self) -> tuple[int, int, int]:
+        """BATCH, keyed chain, input ended: sort what was collected; returns (records, keys, CPU ns)."""
+        keys = self.sorting.sort()
+        records = self.sorting.records
+        return records, keys, self._step_cost(0) + records * self.costs.sort_ns_per_record
+
+    def has_next_key(self) -> bool:
+        return self.sorting is not None and self.sorting.has_next_key()
+
+    def process_next_key(self) -> tuple[Any, int, int]:
+        """BATCH: run the next key's records, then its timers; returns (key, records, CPU ns)."""
+        key, records = self.sorting.next_key()
+        self.records_processed += records
+        return key, records, self._step_cost(0)
 
     def next_wakeup_us(self) -> int | None:
         """When a processing-time timer or periodic watermark is next due (None: nothing planned)."""
@@ -404,9 +447,10 @@ class StreamTask:
         return len(poll.records), poll.finished, poll.wait_until_us, self._step_cost(0)
 
     def flush(self, reason: str) -> None:
-        """Finish every partly filled output buffer (the buffer timeout)."""
+        """Finish every partly filled output buffer (the buffer timeout); a blocking exchange is not flushed."""
         for writer in self.writers:
-            writer.flush_all(reason)
+            if not writer.blocking:
+                writer.flush_all(reason)
 
     def end_input(self) -> int:
         """All input consumed: finish operators head first, close them, send end of partition.
@@ -416,6 +460,8 @@ class StreamTask:
         """
         if self.is_source:
             self.head.finish_event_time()
+        if self.sorting is not None:
+            self.sorting.finish()
         self.time.quiesce()
         for op in self.operators.values():
             op.end_input()
