@@ -10,6 +10,7 @@ from sim.api.connectors import (
 )
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
 from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
+from sim.api.execution_mode import RuntimeExecutionMode
 from sim.api.eventtime import (
     Duration, Time, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ChainingStrategy", "CloseableIterator", "CollectionSource", "DataStream", "DataStreamSink", "FilterFunction",
     "FlatMapFunction", "Function", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
     "NumberSequenceSource", "OutputTag", "PartitionerKind", "Partitioner", "ProcessFunction", "ReaderPoll",
-    "ReduceFunction", "RuntimeContext", "SinkFunction", "Source", "SourceReader", "StateDescriptor",
+    "ReduceFunction", "RuntimeContext", "RuntimeExecutionMode", "SinkFunction", "Source", "SourceReader",
+    "StateDescriptor",
     "StreamExecutionEnvironment", "TimerService", "TypeInformation", "Types", "ValueState", "ValueStateDescriptor",
 ]

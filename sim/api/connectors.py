@@ -79,10 +79,17 @@ class _PositionReader(SourceReader):
 
 
 class Source:
-    """A bounded or unbounded source; `create_reader(index, parallelism)` per subtask."""
+    """A bounded or unbounded source; `create_reader(index, parallelism)` per subtask.
+
+    `bounded` declares whether every reader eventually finishes (Flink's
+    `Boundedness.BOUNDED`); only bounded sources may run in BATCH mode. A
+    source says so itself: the default is unbounded, as a source that does
+    not know cannot promise an end.
+    """
 
     name = "Source"
     parallel = True
+    bounded = False
 
     def create_reader(self, index: int, parallelism: int) -> SourceReader:
         raise NotImplementedError
@@ -110,6 +117,7 @@ class CollectionSource(Source):
     """
 
     name = "Collection Source"
+    bounded = True
     parallel = False
 
     def __init__(self, elements: Sequence[Any]):
@@ -139,6 +147,7 @@ class NumberSequenceSource(Source):
     """
 
     name = "Sequence Source"
+    bounded = True
 
     def __init__(self, start: int, end: int):
         if end < start:
@@ -188,6 +197,7 @@ class PacedSource(Source):
     """
 
     name = "Paced Source"
+    bounded = True
     parallel = False
 
     def __init__(self, elements: Sequence[Any], at_ms: Sequence[int]):

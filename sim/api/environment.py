@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode, HashMapStateBackend, StateBackend
 from sim.api.connectors import CollectionSource, NumberSequenceSource, Source
 from sim.api.eventtime import DEFAULT_AUTO_WATERMARK_INTERVAL_MS, WatermarkStrategy
+from sim.api.execution_mode import RuntimeExecutionMode
 from sim.api.transformations import ChainingStrategy, OperatorSpec, Transformation
 from sim.api.typeinfo import TypeInformation
 from sim.kernel.hashing import UPPER_BOUND_MAX_PARALLELISM
@@ -79,6 +80,7 @@ class StreamExecutionEnvironment:
         self._checkpoint_config = CheckpointConfig()
         self._state_backend: StateBackend = HashMapStateBackend()
         self._config = ExecutionConfig()
+        self._runtime_mode = RuntimeExecutionMode.STREAMING
         self.transformations: list[Transformation] = []
 
     @staticmethod
@@ -91,6 +93,18 @@ class StreamExecutionEnvironment:
     def get_config(self) -> ExecutionConfig:
         """The job-wide settings, e.g. `get_config().set_auto_watermark_interval(50)`."""
         return self._config
+
+    def set_runtime_mode(self, execution_mode: RuntimeExecutionMode) -> StreamExecutionEnvironment:
+        """STREAMING (default), BATCH (bounded sources only) or AUTOMATIC (BATCH if every source is bounded)."""
+        if not isinstance(execution_mode, RuntimeExecutionMode):
+            raise TypeError(f"set_runtime_mode needs a RuntimeExecutionMode (STREAMING, BATCH or AUTOMATIC), "
+                            f"got {execution_mode!r}")
+        self._runtime_mode = execution_mode
+        return self
+
+    def get_runtime_mode(self) -> RuntimeExecutionMode:
+        """The mode asked for; AUTOMATIC is resolved when the job is built."""
+        return self._runtime_mode
 
     def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
         if not isinstance(parallelism, int) or parallelism < 1:

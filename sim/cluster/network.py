@@ -25,9 +25,17 @@ persists as output channel state; at the receiver it jumps ahead of the
 buffers waiting there too. A timeoutable aligned barrier still queued when its
 alignment timeout passes is promoted to a priority barrier the same way.
 
+Blocking channels (BATCH mode, between two stages): the producer's
+subpartition keeps everything written to it, with no pool limit, so the
+producer never waits; nothing is sent until the consumer's stage starts and
+`release()`s the channel. From then on the stored buffers are read with the
+same credit flow as a pipelined channel.
+
 Simplified: local channels use the same credit flow with no latency (Flink's
 local channels read the producer's queue directly); a buffer leaves the
-producer's pool when it is put on the wire.
+producer's pool when it is put on the wire. A blocking partition is kept in
+the producer's memory at no cost (Flink writes it to local disk, sorted by
+subpartition, and serves it to the consumer from there).
 """
 
 from __future__ import annotations
@@ -45,6 +53,10 @@ from sim.runtime.checkpoint_events import BarrierKind, CheckpointBarrier
 from sim.trace import BarrierPromoted, BarrierSent, BufferReceived, BufferSent, ChannelEventSent, CreditAnnounced, Trace
 
 
+UNBOUNDED = 1 << 62
+"""Pool size and queue cap of a blocking partition: more buffers than any run writes."""
+
+
 class Nic:
     """A TaskManager's outgoing interface: transmissions are serialised, first come first served."""
 
@@ -59,13 +71,17 @@ class ResultPartition:
 
     The writer is available while fewer than `#channels * buffers_per_channel
     + floating_buffers_per_gate` finished buffers wait in its queues and no
-    queue holds `max_buffers_per_channel`.
+    queue holds `max_buffers_per_channel`. A blocking partition (BATCH) is
+    unbounded: always available.
     """
 
     def __init__(self, links: list[ChannelLink], config: NetworkConfig, on_available: Callable[[], None]):
         self.links = links
+        self.bounded = not any(link.blocking for link in links)
         self.pool_size = len(links) * config.buffers_per_channel + config.floating_buffers_per_gate
         self.cap = config.max_buffers_per_channel
+        if not self.bounded:
+            self.pool_size = self.cap = UNBOUNDED
         self.queued = 0
         self.full_queues = 0
         self._on_available = on_available
@@ -168,10 +184,12 @@ class ChannelLink:
     """One channel: the sender's queue and credit, the wire, the receiver's queue and buffers."""
 
     def __init__(self, env: SimEnvironment, channel: Channel, link: LinkSpec | None, nic: Nic | None,
-                 config: NetworkConfig, trace: Trace, rng: random.Random):
+                 config: NetworkConfig, trace: Trace, rng: random.Random, blocking: bool = False):
         self.env = env
         self.channel = channel
         self.id = channel.id
+        self.blocking = blocking
+        self.released = not blocking
         self.link = link
         self.nic = nic
         self.trace = trace
@@ -239,8 +257,20 @@ class ChannelLink:
         self.blocked = False
         self.try_send()
 
+    def release(self) -> None:
+        """BATCH: the consumer's stage started; the stored buffers may now be sent."""
+        self.released = True
+        self.try_send()
+
+    def stored(self) -> tuple[int, int]:
+        """(data buffers, bytes) waiting in the subpartition queue."""
+        data = [item for item in self.queue if not item.is_event]
+        return len(data), sum(item.size_bytes for item in data)
+
     def try_send(self) -> None:
-        """Ship queued items in order while the head is an event or credit remains."""
+        """Ship queued items in order while the head is an event or credit remains (once released)."""
+        if not self.released:
+            return
         queue = self.queue
         while queue:
             item = queue[0]

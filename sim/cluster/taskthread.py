@@ -11,6 +11,9 @@ Mailbox actions (checkpoint steps) run between steps, also while the task
 waits for input or is backpressured; so does a priority (unaligned) barrier
 that arrives meanwhile, as in Flink.
 
+BATCH mode, keyed chain: once every input channel has ended, the task sorts
+what it collected in one step, then runs one key per step.
+
 Lifecycle: deployed -> running (busy / idle / backpressured) -> finished or failed.
 
 Flink counterpart: `StreamTask` mailbox loop (`MailboxProcessor`), the
@@ -36,7 +39,7 @@ from sim.runtime.operators import UserFunctionError
 from sim.runtime.task import StreamTask
 from sim.trace import (
     BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived, InputEnded,
-    SourceRecordsEmitted, TaskFailed, TaskFinished, TimersRan, Trace,
+    InputSorted, KeyProcessed, SourceRecordsEmitted, TaskFailed, TaskFinished, TimersRan, Trace,
 )
 
 
@@ -103,6 +106,8 @@ class TaskThread:
         self.backpressured_us = 0
         self.started_us = 0
         self.ended_us: int | None = None
+        self.deployed = False
+        """Whether the thread was started (in BATCH a later stage's tasks may never be, if the job fails first)."""
 
     # --- services for checkpointing -------------------------------------------------------
 
@@ -184,9 +189,10 @@ class TaskThread:
     # --- processes ------------------------------------------------------------------
 
     def start(self) -> None:
+        self.deployed = True
         self.started_us = self.env.now
         self.env.process(self.run_mailbox())
-        if self.buffer_timeout_us > 0 and self.partitions:
+        if self.buffer_timeout_us > 0 and any(p.bounded for p in self.partitions):
             self.env.process(self.run_output_flusher())
 
     def run_mailbox(self):
@@ -282,7 +288,27 @@ class TaskThread:
                 cp.buffer_consumed(link.channel.input_index, item)
             if self.trace.buffers:
                 self.trace.emit(BufferConsumed(self.env.now, self.id, link.id, item.seq, len(item.values), busy_us))
+        if self.task.sorting is not None:
+            yield from self._run_sorted()
         yield from self._end_input()
+
+    def _run_sorted(self):
+        """BATCH, keyed chain: sort the collected input in one step, then run one key per step."""
+        self.task.begin_step(self.env.now)
+        self.in_step = True
+        records, keys, cost_ns = self.task.sort_input()
+        busy_us = yield from self._charge(cost_ns)
+        if self.trace.buffers:
+            self.trace.emit(InputSorted(self.env.now, self.id, self.task.head.label, records, keys, busy_us))
+        while self.task.has_next_key():
+            yield from self._await_output()
+            self.task.begin_step(self.env.now)
+            self.in_step = True
+            key, count, cost_ns = self.task.process_next_key()
+            busy_us = yield from self._charge(cost_ns)
+            if self.trace.buffers:
+                self.trace.emit(KeyProcessed(self.env.now, self.id, self.task.head.label, stable_repr(key), count,
+                                             busy_us))
 
     def _end_input(self):
         yield from self._mailbox()

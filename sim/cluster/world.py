@@ -5,7 +5,9 @@ Layer: `sim.cluster`. Builds, for an ExecutionGraph placed on a ClusterSpec, one
 between TaskManagers), one core pool and one NIC per TaskManager, and one
 `TaskThread` per subtask with its runtime `StreamTask`. Everything is created
 and started in execution-graph order, so ties in the event queue always break
-the same way.
+the same way. In BATCH mode the channels between stages are blocking, and a
+`StageScheduler` starts the stages one after another instead of every task
+at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sim.cluster.deployment import Placement, place
 from sim.cluster.network import ChannelLink, Nic
 from sim.cluster.checkpointing import TaskCheckpointing
 from sim.cluster.spec import ClusterSpec, StorageSpec
+from sim.cluster.stages import StageScheduler
 from sim.cluster.taskthread import TaskFailure, TaskThread
 from sim.graph.execution_graph import ExecutionGraph
 from sim.kernel.clock import ms_to_us
@@ -65,15 +68,31 @@ class World:
         self.nics = {name: Nic() for name in cluster.taskmanager_names}
         self.links = self._make_links(trace, rng)
         self.threads: list[TaskThread] = []
+        self.trace = trace
+        self.scheduler: StageScheduler | None = None
+        if eg.job_graph.stages:
+            on_done = self._stage_aware(on_done)
         self._build_threads(trace, rng, sink_log, on_done, stdout)
+        if eg.job_graph.stages:
+            self.scheduler = StageScheduler(env, eg, self.threads, self.links, trace, 2 * cluster.rpc_latency_us,
+                                            self._deploy)
+
+    def _stage_aware(self, on_done: Callable[[TaskThread, TaskFailure | None], None]) -> Callable:
+        """BATCH: tell the stage scheduler about every task that ends, then the run."""
+        def done(thread: TaskThread, failure: TaskFailure | None) -> None:
+            self.scheduler.task_done(thread, failure is not None)
+            on_done(thread, failure)
+
+        return done
 
     def _make_links(self, trace: Trace, rng: RngStreams) -> dict[str, ChannelLink]:
         links = {}
+        edges = self.eg.job_graph.edges
         for ch in self.eg.channels:
             src, dst = self.placements[ch.producer].taskmanager, self.placements[ch.consumer].taskmanager
             spec = None if src == dst else self.cluster.link_between(src, dst)
             links[ch.id] = ChannelLink(self.env, ch, spec, self.nics[src], self.cluster.network, trace,
-                                       rng.stream(f"network.jitter.{ch.id}"))
+                                       rng.stream(f"network.jitter.{ch.id}"), blocking=edges[ch.edge_index].blocking)
         return links
 
     def _threads_per_tm(self) -> dict[str, int]:
@@ -119,8 +138,16 @@ class World:
         for thread in self.threads:
             thread.task.dispose()
 
+    def _deploy(self, thread: TaskThread) -> None:
+        p = self.placements[thread.id]
+        self.trace.emit(TaskDeployed(self.env.now, thread.id, p.taskmanager, p.slot))
+        thread.start()
+
     def start(self, trace: Trace) -> None:
-        """Deploy and start every task thread, in execution-graph order."""
+        """Deploy and start every task thread, in execution-graph order (BATCH: the first stages only)."""
+        if self.scheduler is not None:
+            self.scheduler.start()
+            return
         for thread in self.threads:
             p = self.placements[thread.id]
             trace.emit(TaskDeployed(self.env.now, thread.id, p.taskmanager, p.slot))

@@ -2,19 +2,23 @@
 
 Layer: `sim.graph` (pure data). A chain is a tree of operators joined by
 chainable edges; it runs as one task in one thread, passing records by function
-call. Every other edge becomes a `JobEdge`, a network exchange.
+call. Every other edge becomes a `JobEdge`, a network exchange. In BATCH
+mode the job is also cut into stages (`sim.graph.stages`), and an exchange
+between two stages is blocking.
 
-Flink counterpart: `StreamingJobGraphGenerator` (`isChainable`), `JobVertex`, `JobEdge`.
-Simplified: HEAD_WITH_SOURCES is treated as HEAD; no BATCH exchanges yet.
+Flink counterpart: `StreamingJobGraphGenerator` (`isChainable`,
+`determineResultPartitionType`), `JobVertex`, `JobEdge`.
+Simplified: HEAD_WITH_SOURCES is treated as HEAD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
 from sim.api.transformations import ChainingStrategy, PartitionerKind
+from sim.graph.stages import Stage, compute_stages, stage_of
 from sim.graph.stream_graph import StreamEdge, StreamGraph, StreamNode
 
 
@@ -61,11 +65,16 @@ class JobVertex:
 
 @dataclass(frozen=True)
 class JobEdge:
-    """A network exchange between two tasks, carrying one StreamEdge."""
+    """A network exchange between two tasks, carrying one StreamEdge.
+
+    `blocking` (BATCH mode, between two stages): the producers write their
+    whole output before the consumers start reading; otherwise pipelined.
+    """
 
     source: str
     target: str
     stream_edge: StreamEdge
+    blocking: bool = False
 
     @property
     def pointwise(self) -> bool:
@@ -80,6 +89,8 @@ class JobGraph:
     vertices: list[JobVertex] = field(default_factory=list)
     edges: list[JobEdge] = field(default_factory=list)
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    stages: list[Stage] = field(default_factory=list)
+    """BATCH mode: the stages, in the order they may start (empty in STREAMING)."""
 
     def vertex(self, vertex_id: str) -> JobVertex:
         return self.graph.nodes[vertex_id]["vertex"]
@@ -123,9 +134,18 @@ def build_job_graph(sg: StreamGraph) -> JobGraph:
         for op in ops:
             op_index[op.id] = v
     jg._op_index = op_index
-    for e in sg.edges:
-        if (e.source, e.target, e.index) not in chained:
-            je = JobEdge(op_index[e.source].id, op_index[e.target].id, e)
-            jg.edges.append(je)
-            jg.graph.add_edge(je.source, je.target, edge=je)
+    jg.edges = [JobEdge(op_index[e.source].id, op_index[e.target].id, e) for e in sg.edges
+                if (e.source, e.target, e.index) not in chained]
+    if sg.batch:
+        _cut_into_stages(jg)
+    for je in jg.edges:
+        jg.graph.add_edge(je.source, je.target, edge=je)
     return jg
+
+
+def _cut_into_stages(jg: JobGraph) -> None:
+    """BATCH: compute the stages and make every exchange between two stages blocking."""
+    exchanges = [(e.source, e.target, e.stream_edge.partitioner.kind is PartitionerKind.FORWARD) for e in jg.edges]
+    jg.stages = compute_stages([v.id for v in jg.vertices], exchanges)
+    stage = stage_of(jg.stages)
+    jg.edges = [replace(e, blocking=stage[e.source] != stage[e.target]) for e in jg.edges]

@@ -4,7 +4,9 @@ Layer: `sim.graph`, above `sim.api` and below the runtime; pure data, no SimPy.
 Partition, union and side-output transformations are not operators: they become
 attributes of the edges (partitioner, side-output tag). Parallelism and max
 parallelism are resolved here, and the default partitioner chosen: FORWARD
-between equal parallelisms, REBALANCE otherwise.
+between equal parallelisms, REBALANCE otherwise. So is the runtime mode:
+AUTOMATIC becomes BATCH when every source is bounded, and BATCH with an
+unbounded source is refused.
 
 Flink counterpart: `StreamGraph`, `StreamGraphGenerator`, `StreamNode`, `StreamEdge`.
 Simplified: no iterations, no co-location groups.
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from sim.api.execution_mode import RuntimeExecutionMode
 from sim.api.functions import OutputTag
 from sim.api.transformations import (
     ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
@@ -84,12 +87,23 @@ class StreamGraph:
     """Operators as nodes of a networkx MultiDiGraph; edge data holds a `StreamEdge`."""
 
     def __init__(self, job_name: str, chaining: bool, buffer_timeout_ms: int,
-                 auto_watermark_interval_ms: int = 200):
+                 auto_watermark_interval_ms: int = 200,
+                 runtime_mode: RuntimeExecutionMode = RuntimeExecutionMode.STREAMING,
+                 requested_mode: RuntimeExecutionMode | None = None):
         self.job_name = job_name
         self.chaining = chaining
         self.buffer_timeout_ms = buffer_timeout_ms
         self.auto_watermark_interval_ms = auto_watermark_interval_ms
+        self.runtime_mode = runtime_mode
+        """STREAMING or BATCH (AUTOMATIC is resolved by `build_stream_graph`)."""
+        self.requested_mode = requested_mode or runtime_mode
+        """What the environment asked for (AUTOMATIC stays AUTOMATIC here)."""
         self.graph = nx.MultiDiGraph()
+
+    @property
+    def batch(self) -> bool:
+        """Whether the job runs in BATCH mode: stages, sorted keyed input, no checkpoints."""
+        return self.runtime_mode is RuntimeExecutionMode.BATCH
 
     @property
     def event_time(self) -> bool:
@@ -168,13 +182,15 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
 
     Raises:
         JobBuildError: no sinks, a forward edge between different parallelisms,
-            or an invalid (max) parallelism; the message names the operator.
+            an invalid (max) parallelism, or BATCH mode with an unbounded
+            source; the message names the operator.
     """
     transformations = _reachable(env)
     if not transformations:
         raise JobBuildError("the job has no sinks: add print(), add_sink(), sink_to() or execute_and_collect()")
+    requested = env.get_runtime_mode()
     sg = StreamGraph(job_name, env.is_chaining_enabled(), env.get_buffer_timeout(),
-                     env.get_config().get_auto_watermark_interval())
+                     env.get_config().get_auto_watermark_interval(), requested_mode=requested)
     ids: dict[int, str] = {}
     used: dict[str, int] = {}
     for t in transformations:
@@ -186,7 +202,26 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
             edge = _make_edge(sg.node(ids[upstream.id]), sg.node(ids[t.id]), partitioner, tag, index)
             sg.graph.add_edge(edge.source, edge.target, edge=edge)
             index += 1
+    sg.runtime_mode = _resolve_runtime_mode(requested, sg.nodes)
     return sg
+
+
+def _resolve_runtime_mode(requested: RuntimeExecutionMode, nodes: list[StreamNode]) -> RuntimeExecutionMode:
+    """AUTOMATIC: BATCH if every source is bounded. BATCH: every source must be.
+
+    Raises:
+        JobBuildError: BATCH was asked for and a source is unbounded (named, first in definition order).
+    """
+    unbounded = [n for n in nodes if n.kind == "source" and not getattr(n.operator.function, "bounded", False)]
+    if requested is RuntimeExecutionMode.AUTOMATIC:
+        return RuntimeExecutionMode.STREAMING if unbounded else RuntimeExecutionMode.BATCH
+    if requested is RuntimeExecutionMode.BATCH and unbounded:
+        source = unbounded[0]
+        raise JobBuildError(
+            f"runtime mode BATCH needs bounded sources, but source {source.id} {source.name!r} "
+            f"({type(source.operator.function).__name__}) is unbounded: declare `bounded = True` on a source "
+            f"whose readers finish, or run with RuntimeExecutionMode.STREAMING or AUTOMATIC")
+    return requested
 
 
 def _unique_id(t: Transformation, used: dict[str, int]) -> str:

@@ -25,6 +25,7 @@ class CostModel:
         operator_record_size_bytes: per-operator overrides of the size of its output records.
         step_overhead_ns: fixed CPU per mailbox step (one buffer or one source batch).
         source_batch_records: records a source reads per step.
+        sort_ns_per_record: CPU per record to sort a keyed input by key (BATCH mode only).
         state_access_ns: CPU per keyed-state read or write, by backend ("hashmap", "rocksdb"):
             the heap backend touches objects, RocksDB serialises keys and values every time.
         snapshot_sync_fixed_ns: fixed CPU of a snapshot's synchronous part, by backend
@@ -43,6 +44,7 @@ class CostModel:
     operator_record_size_bytes: Mapping[str, int] = field(default_factory=dict)
     step_overhead_ns: int = 2_000
     source_batch_records: int = 512
+    sort_ns_per_record: int = 500
     state_access_ns: Mapping[str, int] = field(default_factory=lambda: {"hashmap": 100, "rocksdb": 2_500})
     snapshot_sync_fixed_ns: Mapping[str, int] = field(
         default_factory=lambda: {"hashmap": 20_000, "rocksdb": 400_000})
@@ -50,7 +52,8 @@ class CostModel:
     snapshot_async_ns_per_byte: Mapping[str, int] = field(default_factory=lambda: {"hashmap": 10, "rocksdb": 1})
 
     def __post_init__(self) -> None:
-        for name in ("record_cpu_ns", "serialize_ns_per_byte", "deserialize_ns_per_byte", "step_overhead_ns"):
+        for name in ("record_cpu_ns", "serialize_ns_per_byte", "deserialize_ns_per_byte", "step_overhead_ns",
+                     "sort_ns_per_record"):
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise ValueError(f"CostModel.{name} must be a non-negative int, got {value!r}")

@@ -70,6 +70,9 @@ def _discard(value: Any) -> None:
 class StreamOperator:
     """Base: the runtime context, the user function's lifecycle, the record count, watermark forwarding."""
 
+    progressive_watermarks = True
+    """Whether a watermark generator here may emit as it goes (False in BATCH mode: only the final one)."""
+
     def __init__(self, node: StreamNode, subtask: int, ctx: RuntimeContext, clock: Any):
         self.node = node
         self.label = f"{node.id}[{subtask}]"
@@ -285,6 +288,10 @@ class _KeyedOperator(StreamOperator):
         super().__init__(node, subtask, ctx, clock)
         self.backend = backend
         self.key_of = node.keyed.key_selector
+
+    def end_key(self) -> None:
+        """BATCH: the current key's input ended; its state goes (only one key's state exists at a time)."""
+        self.backend.key_finished()
 
 
 class _StateTable:

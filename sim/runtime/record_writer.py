@@ -56,6 +56,8 @@ class RecordWriter:
         self.buffers_out = 0
         self.bytes_out = 0
         self.timestamped = timestamped
+        self.blocking = False
+        """Whether this writer feeds a blocking (BATCH) exchange, which the buffer timeout never flushes."""
         self._open_ts: list[list[Any]] = [[] for _ in channels]
         self._marks = [0] * len(channels)
         if timestamped:

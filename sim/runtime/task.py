@@ -10,6 +10,13 @@ Lifecycle: created -> `open()` (operators opened tail first) -> steps ->
 `end_input()` (operators told head first, writers flushed, end of partition
 broadcast) -> finished. Any step may raise `UserFunctionError`.
 
+BATCH mode (`sim.runtime.batch`): nothing runs on processing time (the
+time service is quiesced from the start), sources and assigners emit only
+the final watermark, keyed state lives in a per-key batch backend whatever
+the job configured, and a keyed chain collects its input (`sorting`), then
+runs it after the input ended: `sort_input()`, then `process_next_key()`
+per key.
+
 Flink counterpart: `StreamTask`, `OperatorChain`, `SourceOperatorStreamTask`,
 `OneInputStreamTask`.
 Simplified: one logical input gate per task (all input edges merged).
@@ -19,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sim.api.connectors import ReaderPoll
 from sim.api.eventtime import Watermark
 from sim.api.functions import RuntimeContext
 from sim.runtime.costs import CostModel
@@ -27,15 +33,18 @@ from sim.graph.execution_graph import ExecutionGraph, Subtask
 from sim.graph.stream_graph import StreamNode
 from sim.kernel.rng import RngStreams
 from sim.runtime import operators as ops
+from sim.runtime.batch import BatchGroupedReduceOperator, SortingInput
 from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
 from sim.runtime.time_service import ProcessingTimeService
-from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WatermarkAnnouncer, WindowOperator
-from sim.runtime.watermarks import SplitWatermarks, StatusWatermarkValve, WatermarkStatus
+from sim.runtime.source_operator import SourceOperator
+from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WindowOperator
+from sim.runtime.watermarks import StatusWatermarkValve, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
 from sim.kernel.hashing import key_group_range_for_operator
 from sim.state import serde
 from sim.state.backend import KeyedStateBackend, create_keyed_backend
+from sim.state.batch import BatchKeyedStateBackend
 from sim.trace import Trace, WatermarkAdvanced
 
 
@@ -59,87 +68,7 @@ class TaskClock:
 
 _PLAIN = {"map": ops.MapOperator, "flat_map": ops.FlatMapOperator, "filter": ops.FilterOperator,
           "process": ops.ProcessOperator}
-
-
-class SourceOperator(ops.StreamOperator):
-    """Polls its reader and pushes the records it read into the chain; its state is the reader's position.
-
-    In a job that uses event time, each record carries the timestamp the
-    reader gave it; with a watermark strategy, the strategy's assigner
-    stamps it and one generator per split makes the source's watermark (the
-    minimum over splits that are not idle), emitted every auto-watermark
-    interval. At end of input the source emits Long.MAX_VALUE.
-    """
-
-    read = 0
-    timestamped = False
-    time: Any = None
-    interval_ms = 0
-    watermarks: SplitWatermarks | None = None
-
-    def snapshot_operator_state(self) -> dict | None:
-        reader = getattr(self, "reader", None)
-        state = reader.snapshot_state() if reader is not None else None
-        return None if state is None else {"reader": state}
-
-    def open(self) -> None:
-        source = self.node.operator.function
-        p = self.runtime_context.get_number_of_parallel_subtasks()
-        self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
-        self.read = 0
-        strategy = self.node.operator.options.get("watermark_strategy")
-        if self.timestamped:
-            self.announcer = WatermarkAnnouncer(self)
-        if strategy is not None and self.timestamped:
-            splits = self._call(self.reader.split_ids, None, has_record=False)
-            self.watermarks = SplitWatermarks(strategy, splits, owner=self.label)
-            self._first_split = splits[0] if splits else None
-            if self.interval_ms > 0:
-                self.time.register(self.clock.now_ms() + self.interval_ms, self._periodic)
-
-    def emit_batch(self, max_records: int) -> ReaderPoll:
-        poll = self._call(lambda: self.reader.poll(max_records, self.clock.now_us), None, has_record=False)
-        if self.timestamped:
-            self._emit_timestamped(poll)
-        else:
-            output = self.output
-            for value in poll.records:
-                output(value)
-        self.read += len(poll.records)
-        return poll
-
-    def _emit_timestamped(self, poll: ReaderPoll) -> None:
-        output, clock, watermarks = self.output, self.clock, self.watermarks
-        timestamps, splits = poll.timestamps, poll.splits
-        for i, value in enumerate(poll.records):
-            timestamp = timestamps[i] if timestamps is not None else None
-            if watermarks is None:
-                clock.timestamp = timestamp
-                output(value)
-                continue
-            split = splits[i] if splits is not None else self._first_split
-            try:
-                stamped = watermarks.on_record(split, value, timestamp)
-            except Exception as exc:
-                raise ops.UserFunctionError(self.label, value, exc) from exc
-            clock.timestamp = stamped.timestamp
-            output(value)
-            if stamped.watermark is not None:
-                self.announcer.announce(watermarks.status, stamped.watermark)
-        if watermarks is not None and poll.finished_splits:
-            for split in poll.finished_splits:
-                watermarks.remove_split(split)
-
-    def _periodic(self, time_ms: int) -> None:
-        now = self.clock.now_ms()
-        watermark = self._call(lambda: self.watermarks.on_periodic_emit(now), None, has_record=False)
-        self.announcer.announce(self.watermarks.status, watermark)
-        self.time.register(now + self.interval_ms, self._periodic)
-
-    def finish_event_time(self) -> None:
-        """The source has read everything: Long.MAX_VALUE, so every event-time timer downstream fires."""
-        if self.timestamped:
-            self.announcer.final()
+_AGGREGATIONS = ("sum", "min", "max", "min_by", "max_by")
 
 
 class StreamTask:
@@ -163,7 +92,9 @@ class StreamTask:
         self._stdout = stdout
         self._buffer_size = buffer_size_bytes
         self._buffer_timeout_ms = buffer_timeout_ms
-        self.state_backend = state_backend
+        sg = eg.job_graph.stream_graph
+        self.batch = sg.batch
+        self.state_backend = "hashmap" if self.batch else state_backend
         self._incremental = incremental
         self._state_dir = state_dir
         self._backends: dict[str, KeyedStateBackend] = {}
@@ -175,9 +106,10 @@ class StreamTask:
         self.bytes_in = 0
         self.buffers_in = 0
         self.records_processed = 0
-        sg = eg.job_graph.stream_graph
         self.event_time = sg.event_time
         self.time = ProcessingTimeService(clock)
+        if self.batch:
+            self.time.quiesce()
         self.time_fired = 0
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
@@ -185,7 +117,10 @@ class StreamTask:
         if self.event_time and subtask.inputs:
             self.valve = StatusWatermarkValve(len(subtask.inputs), owner=self.id)
         for op in self.operators.values():
-            self._give_time(op, sg.auto_watermark_interval_ms)
+            self._give_time(op, 0 if self.batch else sg.auto_watermark_interval_ms)
+        self.sorting = None
+        if self.batch and subtask.inputs and isinstance(self.head, ops._KeyedOperator):
+            self.sorting = SortingInput(self.head, clock)
 
     # --- building the chain ----------------------------------------------------
 
@@ -225,6 +160,7 @@ class StreamTask:
         """Hand an operator what it needs for event and processing time (jobs that use event time)."""
         op.time, op.interval_ms, op.trace, op.task_id = self.time, interval_ms, self._trace, self.id
         op.timestamped = self.event_time
+        op.progressive_watermarks = not self.batch
         # Traced where event time can change: the chain's head (its input, or a source) and assigners.
         if self.event_time and self._trace.checkpoints and (op is self.head or isinstance(op, TimestampsOperator)):
             trace, clock, task = self._trace, self.clock, self.id
@@ -254,11 +190,10 @@ class StreamTask:
             return KeyedProcessOperator(*args)
         if kind == "window":
             return WindowOperator(*args)
-        if kind == "reduce":
-            return ops.ReduceOperator(*args)
-        if kind in ("sum", "min", "max", "min_by", "max_by"):
-            op = ops.ReduceOperator(*args)
-            op.function = ops.aggregation(kind, node.operator.options.get("position", 0))
+        if kind == "reduce" or kind in _AGGREGATIONS:
+            op = BatchGroupedReduceOperator(*args) if self.batch else ops.ReduceOperator(*args)
+            if kind != "reduce":
+                op.function = ops.aggregation(kind, node.operator.options.get("position", 0))
             return op
         inner = _PLAIN[kind](node, i, self._context(node, backend), clock)
         return ops.KeyedWrapperOperator(inner, *args)
@@ -268,9 +203,15 @@ class StreamTask:
         i = self.subtask.index
         key_groups = key_group_range_for_operator(node.max_parallelism, node.parallelism, i)
         key_type = node.keyed.key_type
-        backend = create_keyed_backend(self.state_backend, f"{node.id}[{i}]", i, node.max_parallelism, key_groups,
-                                       workdir=self._state_dir, incremental=self._incremental,
-                                       hash_code=key_type.java_hash if key_type is not None else None)
+        hash_code = key_type.java_hash if key_type is not None else None
+        if self.batch:
+            backend: KeyedStateBackend = BatchKeyedStateBackend(f"{node.id}[{i}]", node.max_parallelism, key_groups,
+                                                                hash_code=hash_code)
+            backend.subtask = i
+        else:
+            backend = create_keyed_backend(self.state_backend, f"{node.id}[{i}]", i, node.max_parallelism,
+                                           key_groups, workdir=self._state_dir, incremental=self._incremental,
+                                           hash_code=hash_code)
         self._backends[node.id] = backend
         return backend
 
@@ -338,6 +279,7 @@ class StreamTask:
             timestamped=self._eg.job_graph.stream_graph.event_time,
         )
         writer.edge_index = edge_index
+        writer.blocking = je.blocking
         self.writers.append(writer)
         return writer
 
@@ -365,8 +307,11 @@ class StreamTask:
         return isinstance(self.head, SourceOperator)
 
     def process_buffer(self, buffer: Buffer, channel: int = 0) -> int:
-        """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns."""
-        process = self._head_process
+        """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns.
+
+        A BATCH keyed chain only collects the records here, to sort them once its input has ended.
+        """
+        process = self._head_process if self.sorting is None else self.sorting.add
         if buffer.timestamps is None:
             for value in buffer.values:
                 process(value)
@@ -378,19 +323,36 @@ class StreamTask:
                 else:
                     clock.timestamp = timestamp
                     process(value)
-        self.records_processed += buffer.records
+        if self.sorting is None:
+            self.records_processed += buffer.records
         self.buffers_in += 1
         self.bytes_in += buffer.size_bytes
         return self._step_cost(buffer.size_bytes)
 
     def _input_mark(self, channel: int, mark: Any) -> None:
-        """A watermark or status from one input channel: through the valve, then into the chain."""
+        """A watermark or status from one input channel: through the valve, then into the chain (or the sorter)."""
         if type(mark) is Watermark:
             out = self.valve.input_watermark(channel, mark.timestamp)
         else:
             out = self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
+        into = self.head.process_mark if self.sorting is None else self.sorting.mark
         for element in out.elements():
-            self.head.process_mark(element)
+            into(element)
+
+    def sort_input(self) -> tuple[int, int, int]:
+        """BATCH, keyed chain, input ended: sort what was collected; returns (records, keys, CPU ns)."""
+        keys = self.sorting.sort()
+        records = self.sorting.records
+        return records, keys, self._step_cost(0) + records * self.costs.sort_ns_per_record
+
+    def has_next_key(self) -> bool:
+        return self.sorting is not None and self.sorting.has_next_key()
+
+    def process_next_key(self) -> tuple[Any, int, int]:
+        """BATCH: run the next key's records, then its timers; returns (key, records, CPU ns)."""
+        key, records = self.sorting.next_key()
+        self.records_processed += records
+        return key, records, self._step_cost(0)
 
     def next_wakeup_us(self) -> int | None:
         """When a processing-time timer or periodic watermark is next due (None: nothing planned)."""
@@ -407,9 +369,10 @@ class StreamTask:
         return len(poll.records), poll.finished, poll.wait_until_us, self._step_cost(0)
 
     def flush(self, reason: str) -> None:
-        """Finish every partly filled output buffer (the buffer timeout)."""
+        """Finish every partly filled output buffer (the buffer timeout); a blocking exchange is not flushed."""
         for writer in self.writers:
-            writer.flush_all(reason)
+            if not writer.blocking:
+                writer.flush_all(reason)
 
     def end_input(self) -> int:
         """All input consumed: finish operators head first, close them, send end of partition.
@@ -419,6 +382,8 @@ class StreamTask:
         """
         if self.is_source:
             self.head.finish_event_time()
+        if self.sorting is not None:
+            self.sorting.finish()
         self.time.quiesce()
         for op in self.operators.values():
             op.end_input()

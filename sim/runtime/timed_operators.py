@@ -6,6 +6,11 @@ simulated world runs those between steps. Event time arrives as watermarks
 through `process_watermark`, which fires every due event-time timer (and so
 every due window) before the watermark goes on, as Flink does.
 
+BATCH mode: only Long.MAX_VALUE exists as a watermark (`BatchWatermarkAnnouncer`),
+and a keyed operator is told when each key's input ends (`end_key`): its
+event time jumps to Long.MAX_VALUE, every timer of the key fires, and event
+time falls back to Long.MIN_VALUE for the next key.
+
 What reaches the trace (jobs that use event time): every watermark an
 operator advances to, every late element (sent to the side output or
 dropped), and, at the buffers level, every window firing and timer.
@@ -23,7 +28,7 @@ import copy
 from typing import Any, Callable
 
 from sim.api.eventtime import LONG_MAX, Watermark, WatermarkStrategy
-from sim.api.functions import Function, KeyedProcessFunction, TimeDomain
+from sim.api.functions import LONG_MIN, Function, KeyedProcessFunction, TimeDomain
 from sim.api.windowing import GlobalWindow, TimestampedValue, TimeWindow
 from sim.kernel.stable import stable_repr
 from sim.runtime.operators import OperatorTimerService, StreamOperator, UserFunctionError, _KeyedOperator
@@ -81,6 +86,23 @@ class WatermarkAnnouncer:
         op.mark_output(status)
 
 
+class BatchWatermarkAnnouncer(WatermarkAnnouncer):
+    """BATCH mode: generators are ignored, so only Long.MAX_VALUE goes out; other watermarks and statuses do not.
+
+    Flink counterpart: the `emitProgressiveWatermarks = false` setting of
+    sources and `TimestampsAndWatermarksOperator` in BATCH mode.
+    """
+
+    def announce(self, status: WatermarkStatus, watermark: Watermark | None) -> None:
+        if watermark is not None and watermark.timestamp == LONG_MAX:
+            super().announce(WatermarkStatus.ACTIVE, watermark)
+
+
+def make_announcer(op: StreamOperator) -> WatermarkAnnouncer:
+    """The announcer for a source or assigner: every watermark (STREAMING) or only the final one (BATCH)."""
+    return WatermarkAnnouncer(op) if op.progressive_watermarks else BatchWatermarkAnnouncer(op)
+
+
 class TimestampsOperator(StreamOperator):
     """`assign_timestamps_and_watermarks`: new timestamps, its own watermarks; upstream event time dropped.
 
@@ -98,7 +120,7 @@ class TimestampsOperator(StreamOperator):
         if not isinstance(strategy, WatermarkStrategy):
             raise TypeError(f"{self.label} needs a WatermarkStrategy, got {type(strategy).__name__}")
         self.driver = TimestampsAndWatermarks(strategy)
-        self.announcer = WatermarkAnnouncer(self)
+        self.announcer = make_announcer(self)
         super().open()
         if self.interval_ms > 0:
             self.time.register(self.clock.now_ms() + self.interval_ms, self._periodic)
@@ -178,6 +200,26 @@ class _TimedKeyedOperator(_KeyedOperator):
 
     def on_timer(self, timer: InternalTimer, domain: TimeDomain) -> None:
         raise NotImplementedError
+
+    def end_key(self) -> None:
+        """BATCH: the current key's input ended (Flink's `BatchExecutionInternalTimeService` on a key switch).
+
+        Event time jumps to Long.MAX_VALUE: every event-time timer of the key
+        fires, then every processing-time timer, each in timestamp order;
+        timers registered meanwhile are ignored. Then event time falls back to
+        Long.MIN_VALUE and the key's state goes.
+        """
+        self.timers.quiesced = True
+        self.current_watermark = LONG_MAX
+        self.on_watermark(LONG_MAX)
+        self.fire_all_processing_time_timers()
+        self.timers.quiesced = False
+        self.current_watermark = self.timers.current_watermark = LONG_MIN
+        super().end_key()
+
+    def fire_all_processing_time_timers(self) -> None:
+        """Fire every processing-time timer now, whatever its time (BATCH, at the end of a key)."""
+        self._fire(lambda: self.timers.poll_processing_time_timer(LONG_MAX), TimeDomain.PROCESSING_TIME)
 
     def snapshot_operator_state(self) -> dict | None:
         timers = self.timers.snapshot()
@@ -290,6 +332,15 @@ class WindowOperator(_TimedKeyedOperator):
     def on_processing_time(self, time_ms: int) -> None:
         self._run(lambda: self.logic.advance_processing_time(self.clock.now_ms(), self.current_watermark))
         self._wake_at(self.logic.timers.next_processing_time())
+
+    def fire_all_processing_time_timers(self) -> None:
+        self._run(lambda: self.logic.advance_processing_time(self.clock.now_ms(), self.current_watermark,
+                                                             until=LONG_MAX))
+
+    def end_key(self) -> None:
+        """BATCH: fire the key's windows and timers, then drop what is left (e.g. global windows' contents)."""
+        super().end_key()
+        self.logic.drop_state()
 
     def _run(self, thunk: Callable[[], list[Emission]]) -> None:
         self._emit(self._call(thunk, None, has_record=False), None)

@@ -17,6 +17,11 @@ Firing condition: an event-time timer is due when `timestamp <= watermark`, a
 processing-time timer when `timestamp <= now`. Registering never fires
 anything: a timer at or behind the current watermark fires at the next
 `advance_watermark` (in Flink, the next, larger watermark).
+
+Quiescing (BATCH mode): while `quiesced` is set, registering does nothing
+and says IGNORED. A BATCH operator sets it while the end of a key fires
+that key's timers, so a timer registered by a firing timer cannot keep the
+key alive, as in Flink's `BatchExecutionInternalTimeService`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class TimerChange(Enum):
     ALREADY_REGISTERED = "already registered"
     DELETED = "deleted"
     NOT_FOUND = "not found"
+    IGNORED = "ignored: the service is quiesced"
 
 
 class InternalTimer(NamedTuple):
@@ -131,6 +137,7 @@ class InternalTimerService:
         self._event = _TimerQueue()
         self._processing = _TimerQueue()
         self._seq = 0
+        self.quiesced = False
 
     # ---------------------------------------------------------------- registering
 
@@ -140,6 +147,8 @@ class InternalTimerService:
         return InternalTimer(timestamp, key, namespace)
 
     def _add(self, queue: _TimerQueue, timer: InternalTimer) -> TimerChange:
+        if self.quiesced:
+            return TimerChange.IGNORED
         if not queue.add(timer, self._seq):
             return TimerChange.ALREADY_REGISTERED
         self._seq += 1

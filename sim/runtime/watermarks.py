@@ -484,8 +484,10 @@ class TimestampsAndWatermarks(_WatermarkDriver):
 
     Flink counterpart: `TimestampsAndWatermarksOperator` and its
     `WatermarkEmitter`, `WatermarksWithIdleness`.
-    Simplified: no BATCH-mode variant that only emits the final watermark; when
-    one call makes several higher watermarks only the last is returned.
+    BATCH mode keeps the driver and drops what it emits except Long.MAX_VALUE
+    (`timed_operators.BatchWatermarkAnnouncer`).
+    Simplified: when one call makes several higher watermarks only the last is
+    returned.
     """
 
     def __init__(self, strategy: WatermarkStrategy):

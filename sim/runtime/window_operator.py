@@ -200,10 +200,16 @@ class WindowOperatorLogic:
             out += self.on_event_time(timer.timestamp, timer.key, timer.namespace, watermark, processing_time)
         return out
 
-    def advance_processing_time(self, processing_time: int, watermark: int) -> list[Emission]:
-        """Fires every processing-time timer `<= processing_time`, one at a time."""
+    def advance_processing_time(self, processing_time: int, watermark: int,
+                                until: int | None = None) -> list[Emission]:
+        """Fires every processing-time timer `<= processing_time` (or `<= until`), one at a time.
+
+        `until` lets BATCH mode fire every timer of a finished key while the
+        triggers still see the real `processing_time`.
+        """
         out: list[Emission] = []
-        while (timer := self.timers.poll_processing_time_timer(processing_time)) is not None:
+        limit = processing_time if until is None else until
+        while (timer := self.timers.poll_processing_time_timer(limit)) is not None:
             out += self.on_processing_time(timer.timestamp, timer.key, timer.namespace, watermark, processing_time)
         return out
 
@@ -303,6 +309,16 @@ class WindowOperatorLogic:
             windows.pop(state_window, None)
             if not windows:
                 del self._windows[key]
+
+    def drop_state(self) -> None:
+        """Forget every window's contents, sessions and trigger state (timers are left alone).
+
+        BATCH mode calls this when a key's input has ended and its timers have
+        fired: what is left (e.g. a global window's contents) goes with the key's state.
+        """
+        self._windows.clear()
+        self._merging.clear()
+        self._trigger_state.clear()
 
     def window_contents(self, key: Any, window: Any) -> Any:
         """What `window` holds for `key` now (a list of `TimestampedValue`, a value, an accumulator, or None)."""

@@ -20,7 +20,7 @@ from sim.cluster.coordinator import CompletedCheckpoint
 from sim.graph import ExecutionGraph
 from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, checkpoint_stats, subtask_records
 from sim.runtime.operators import SinkLog
-from sim.trace import Trace
+from sim.trace import BatchExecutionPlanned, Trace
 from sim.trace.chrome import write_chrome_trace
 
 
@@ -149,6 +149,9 @@ class RunResult:
                  f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
         if self.failure:
             lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
+        for plan in self.trace.of_type(BatchExecutionPlanned):
+            lines.append(f"runtime mode BATCH (asked for {plan.requested_mode}): {plan.stages} stage(s), each "
+                         f"started when the stages it reads from had finished; checkpointing {plan.checkpointing}")
         for sink, log in self.sink_logs.items():
             lines.append(f"sink {sink}: {len(log.values)} records")
         if self.checkpoints:

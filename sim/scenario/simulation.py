@@ -5,6 +5,10 @@ one `simpy.Environment` (integer microseconds), one trace, one seed from which
 every random draw is derived by name. Also registers itself as the runner
 behind `env.execute()`, which runs on a default local cluster sized to fit the
 job, as Flink's local MiniCluster does.
+
+In BATCH mode (`env.set_runtime_mode`) the run takes no checkpoints: no
+coordinator is started, whatever the checkpoint configuration says, and the
+trace says so (`BatchExecutionPlanned`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sim.kernel.rng import RngStreams
 from sim.runtime.operators import SinkLog
 from sim.scenario.result import RunResult, SubtaskMetrics
 from sim.state.storage import CheckpointWriter
-from sim.trace import JobFinished, JobStarted, RunStopped, TaskFailed, Trace, TraceLevel
+from sim.trace import BatchExecutionPlanned, JobFinished, JobStarted, RunStopped, TaskFailed, Trace, TraceLevel
 
 
 class Simulation:
@@ -99,16 +103,23 @@ class Simulation:
         world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__,
                       on_done, self.stdout, backend.kind, backend.incremental, state_dir, writer)
         config = self.env.get_checkpoint_config()
-        coordinator.append(CheckpointCoordinator(kernel, config, trace, self.cluster.rpc_latency_us, world.threads,
-                                                 writer, fail_job))
-        world.attach_checkpointing(coordinator[0], _handler_mode(config))
+        sg = self.execution_graph.job_graph.stream_graph
+        if not sg.batch:
+            coordinator.append(CheckpointCoordinator(kernel, config, trace, self.cluster.rpc_latency_us,
+                                                     world.threads, writer, fail_job))
+            world.attach_checkpointing(coordinator[0], _handler_mode(config))
         trace.emit(JobStarted(0, self.job_name, len(world.threads), self.seed))
+        if sg.batch:
+            trace.emit(BatchExecutionPlanned(0, sg.requested_mode.name, len(self.execution_graph.job_graph.stages),
+                                             _checkpointing_in_batch(config)))
         world.start(trace)
-        coordinator[0].start()
+        for c in coordinator:
+            c.start()
         if until_ms is not None:
             kernel.schedule_call(ms_to_us(until_ms), lambda: stop.triggered or stop.succeed())
         kernel.run(until=stop)
-        coordinator[0].stop()
+        for c in coordinator:
+            c.stop()
         world.dispose()
         status = "FAILED" if failures else "FINISHED" if remaining[0] == 0 else "RUNNING"
         if status == "RUNNING":
@@ -118,7 +129,14 @@ class Simulation:
         return RunResult(self.job_name, self.seed, status, kernel.now, outputs, trace,
                          _metrics(world, kernel.now), self.execution_graph, world.placements,
                          failures[0] if failures else None, _sink_ids(self.execution_graph),
-                         kernel.events_processed, coordinator[0].completed)
+                         kernel.events_processed, coordinator[0].completed if coordinator else [])
+
+
+def _checkpointing_in_batch(config: CheckpointConfig) -> str:
+    """What BATCH mode does with the checkpoint configuration: nothing, and the trace says so."""
+    if config.is_checkpointing_enabled():
+        return f"ignored (interval {config.interval_ms} ms configured)"
+    return "off"
 
 
 def _handler_mode(config: CheckpointConfig) -> str:
@@ -130,7 +148,7 @@ def _metrics(world: World, now: int) -> dict[str, SubtaskMetrics]:
     for th in world.threads:
         task = th.task
         task.count_inputs()
-        life = (th.ended_us if th.ended_us is not None else now) - th.started_us
+        life = (th.ended_us if th.ended_us is not None else now) - th.started_us if th.deployed else 0
         sinks = sum(op.records_in for op in task.operators.values() if op.node.kind == "sink")
         out[th.id] = SubtaskMetrics(
             th.id, world.placements[th.id].taskmanager, task.records_in, task.records_out + sinks,

@@ -132,6 +132,53 @@ class RunStopped(TraceEvent):
     reason: str
 
 
+# --- BATCH execution --------------------------------------------------------------
+
+
+@_event(TraceLevel.JOB)
+class BatchExecutionPlanned(TraceEvent):
+    """The job runs in BATCH mode, in `stages` stages, each started once the stages it reads from have finished.
+
+    `requested_mode` is what the environment asked for (BATCH, or AUTOMATIC
+    with only bounded sources). BATCH takes no checkpoints: `checkpointing`
+    is "off", or "ignored" with the interval the job configured.
+    """
+
+    requested_mode: str
+    stages: int
+    checkpointing: str
+
+
+@_event(TraceLevel.JOB)
+class StageStarted(TraceEvent):
+    """A BATCH stage started: every stage it reads from had finished; its `tasks` (subtask ids) were deployed."""
+
+    stage: int
+    tasks: list[str]
+
+
+@_event(TraceLevel.JOB)
+class StageFinished(TraceEvent):
+    """Every task of a BATCH stage finished, so the blocking exchanges it wrote are complete."""
+
+    stage: int
+
+
+@_event(TraceLevel.JOB)
+class ExchangeMaterialized(TraceEvent):
+    """A blocking exchange is complete: its producers finished, and it holds `buffers` buffers for the consumers.
+
+    `producer` and `consumer` are the tasks (job vertex ids) on either side.
+    Nothing has crossed the network yet: the consumers read it once their
+    stage starts.
+    """
+
+    producer: str
+    consumer: str
+    buffers: int
+    size_bytes: int
+
+
 # --- checkpoints ----------------------------------------------------------------
 
 
@@ -413,6 +460,37 @@ class TimersRan(TraceEvent):
 
     task: str
     fired: int
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class InputSorted(TraceEvent):
+    """BATCH: a keyed task's input ended and was sorted by key, ending at `t_us` after `busy_us` busy.
+
+    Until then the task's `BufferConsumed` steps only collected records;
+    from now on `operator` (the chain's keyed head) runs them, one key per
+    step (`KeyProcessed`).
+    """
+
+    task: str
+    operator: str
+    records: int
+    keys: int
+    busy_us: int
+
+
+@_event(TraceLevel.BUFFERS)
+class KeyProcessed(TraceEvent):
+    """BATCH: a keyed task ran every record of `key`, then all of the key's timers, ending at `t_us`.
+
+    The key's timers fired with the watermark at Long.MAX_VALUE; then its
+    state was dropped, and the next key starts again at Long.MIN_VALUE.
+    """
+
+    task: str
+    operator: str
+    key: str
+    records: int
     busy_us: int
 
 

@@ -1,7 +1,8 @@
 """Per-subtask timelines: when each subtask was busy, backpressured, idle, aligning or snapshotting, from the trace.
 
 Layer: `sim.viz`. Reads only trace events (`BufferConsumed`,
-`SourceRecordsEmitted`, `BackpressureStarted`/`Ended`, task lifecycle, and the
+`SourceRecordsEmitted`, the BATCH steps `InputSorted` and `KeyProcessed`,
+`BackpressureStarted`/`Ended`, task lifecycle, and the
 checkpoint events `ChannelBlocked`/`Resumed`, `SnapshotTaken`,
 `AlignmentTimedOut`) and the execution graph's subtask order; never a live
 task or thread. The span
@@ -23,8 +24,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.trace import (
-    BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, SourceRecordsEmitted, TaskDeployed, TaskFailed,
-    TaskFinished, TimersRan, TraceEvent,
+    BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, InputSorted, KeyProcessed,
+    SourceRecordsEmitted, TaskDeployed, TaskFailed, TaskFinished, TimersRan, TraceEvent,
 )
 from sim.viz.barriers import BlockedSpan, alignment_timeouts, blocked_spans, merged_intervals, snapshot_marks
 from sim.viz.marks import draw_aligning_bands, draw_snapshots, draw_timeouts, mark_handles
@@ -62,7 +63,8 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
     """Busy and backpressured spans per subtask, from a BUFFERS-level trace.
 
     A busy span is `[t_us - busy_us, t_us)` of a `BufferConsumed`,
-    `SourceRecordsEmitted` or `InputEnded` (stamped when the step ended); a backpressured span runs from `BackpressureStarted`
+    `SourceRecordsEmitted`, `InputEnded`, `TimersRan`, `InputSorted` or
+    `KeyProcessed` (stamped when the step ended); a backpressured span runs from `BackpressureStarted`
     to the matching `BackpressureEnded`, or to the task's finish or failure, or
     to the end of the trace if neither came. Idle is the gap between spans.
     Empty spans are dropped; touching spans of one state are merged.
@@ -85,7 +87,7 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
             spans.setdefault(task, []).append((start, end_us, BACKPRESSURED))
 
     for e in events:
-        if isinstance(e, (BufferConsumed, SourceRecordsEmitted, InputEnded, TimersRan)):
+        if isinstance(e, (BufferConsumed, SourceRecordsEmitted, InputEnded, TimersRan, InputSorted, KeyProcessed)):
             if e.busy_us > 0:
                 spans.setdefault(e.task, []).append((e.t_us - e.busy_us, e.t_us, BUSY))
         elif isinstance(e, BackpressureStarted):
