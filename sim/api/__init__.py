@@ -8,14 +8,16 @@ above it. Importing it also loads `sim`, which registers the runner behind
 from sim.api.connectors import (
     CollectionSource, NumberSequenceSource, PacedSource, ReaderPoll, Source, SourceReader,
 )
+from sim.api.connected import ConnectedStreams
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
 from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
 from sim.api.eventtime import (
     Duration, Time, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
 )
 from sim.api.functions import (
-    FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
-    Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
+    CoFlatMapFunction, CoMapFunction, CoProcessFunction, FilterFunction, FlatMapFunction, Function,
+    KeyedCoProcessFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction,
+    ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
@@ -29,13 +31,16 @@ from sim.api.checkpointing import (
     CheckpointConfig, CheckpointingMode, EmbeddedRocksDBStateBackend, HashMapStateBackend, StateBackend,
 )
 from sim.api.state import (
-    AggregateFunction, AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
-    MapStateDescriptor, ReducingState, ReducingStateDescriptor, StateDescriptor, ValueState, ValueStateDescriptor,
+    AggregateFunction, AggregatingState, AggregatingStateDescriptor, BroadcastState, ListState, ListStateDescriptor,
+    MapState, MapStateDescriptor, ReadOnlyBroadcastState, ReducingState, ReducingStateDescriptor, StateDescriptor,
+    ValueState, ValueStateDescriptor,
 )
 from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
+    "BroadcastState", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams",
+    "KeyedCoProcessFunction", "ReadOnlyBroadcastState",
     "AllWindowFunction", "AllWindowedStream", "CountEvictor", "CountTrigger", "Duration", "EventTimeSessionWindows",
     "EventTimeTrigger", "Evictor", "ExecutionConfig", "GlobalWindow", "GlobalWindows", "PacedSource",
     "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",

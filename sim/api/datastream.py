@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from sim.api.connected import ConnectedStreams
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, SinkFunction,
@@ -195,6 +196,14 @@ class DataStream(_Configurable):
             raise ValueError("union needs at least one other stream")
         t = Transformation(kind="union", name="Union", inputs=[self._t] + [s._t for s in streams])
         return DataStream(self._env, t)
+
+    # --- two inputs -----------------------------------------------------------------
+
+    def connect(self, ds: DataStream) -> ConnectedStreams:
+        """This stream as input 1 and `ds` as input 2 of one operator."""
+        if not isinstance(ds, DataStream):
+            raise TypeError(f"connect needs a DataStream, got {type(ds).__name__}")
+        return ConnectedStreams(self, ds)
 
     # --- sinks --------------------------------------------------------------------
 

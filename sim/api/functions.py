@@ -202,6 +202,22 @@ class ProcessFunction(Function):
         raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
 
 
+class _FiredTimer:
+    """What the context of `on_timer` adds: which clock fired (`time_domain()`); `timestamp()` is the timer's.
+
+    The runtime sets `_time_domain` and `_timer_timestamp` before each call.
+    """
+
+    _time_domain = TimeDomain.EVENT_TIME
+    _timer_timestamp: int | None = None
+
+    def time_domain(self) -> TimeDomain:
+        return self._time_domain
+
+    def timestamp(self) -> int | None:
+        return self._timer_timestamp
+
+
 class KeyedProcessFunction(Function):
     """A process function on a keyed stream; the context knows the current key, and timers call `on_timer`."""
 
@@ -213,19 +229,8 @@ class KeyedProcessFunction(Function):
         def get_current_key(self) -> Any:
             return self._key
 
-    class OnTimerContext(Context):
+    class OnTimerContext(_FiredTimer, Context):
         """The context of `on_timer`: also which clock fired (`time_domain()`); `timestamp()` is the timer's."""
-
-        def __init__(self, timer_service: TimerService, clock: Any = None):
-            super().__init__(timer_service, clock)
-            self._time_domain = TimeDomain.EVENT_TIME
-            self._timer_timestamp: int | None = None
-
-        def time_domain(self) -> TimeDomain:
-            return self._time_domain
-
-        def timestamp(self) -> int | None:
-            return self._timer_timestamp
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
@@ -233,3 +238,60 @@ class KeyedProcessFunction(Function):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Any] | None:
         """A timer of the current key fired; yield outputs as in `process_element`."""
         return None
+
+
+# --- two inputs ---------------------------------------------------------------------------------
+
+
+class CoMapFunction(Function):
+    """A map over two connected streams: `map1` for the first, `map2` for the second; one instance shares state."""
+
+    def map1(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement map1(value)")
+
+    def map2(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement map2(value)")
+
+
+class CoFlatMapFunction(Function):
+    """A flat map over two connected streams: `flat_map1` / `flat_map2` yield any number of outputs."""
+
+    def flat_map1(self, value: Any) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement flat_map1(value)")
+
+    def flat_map2(self, value: Any) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement flat_map2(value)")
+
+
+class _CoProcess(Function):
+    """What both co-process functions declare: one method per input, and `on_timer`."""
+
+    def process_element1(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of input 1; yield outputs (`yield tag, value` for a side output)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element1(value, ctx)")
+
+    def process_element2(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of input 2; yield outputs as in `process_element1`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element2(value, ctx)")
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Any] | None:
+        """A timer of the current key fired; yield outputs as in `process_element1`."""
+        return None
+
+
+class CoProcessFunction(_CoProcess):
+    """`process_element1/2(value, ctx)` on two connected streams; the context gives time.
+
+    Timers and keyed state need keys: on connected keyed streams this function
+    runs like a `KeyedCoProcessFunction` (Flink's legacy keyed co-process),
+    and only there can `on_timer` be called.
+    """
+
+    Context = ProcessFunction.Context
+
+
+class KeyedCoProcessFunction(_CoProcess):
+    """`process_element1/2(value, ctx)` on two keyed streams sharing keyed state and timers; timers call `on_timer`."""
+
+    Context = KeyedProcessFunction.Context
+    OnTimerContext = KeyedProcessFunction.OnTimerContext

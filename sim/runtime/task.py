@@ -11,8 +11,9 @@ Lifecycle: created -> `open()` (operators opened tail first) -> steps ->
 broadcast) -> finished. Any step may raise `UserFunctionError`.
 
 Flink counterpart: `StreamTask`, `OperatorChain`, `SourceOperatorStreamTask`,
-`OneInputStreamTask`.
-Simplified: one logical input gate per task (all input edges merged).
+`OneInputStreamTask` (`TwoInputStreamTask` is in `sim.runtime.two_input_task`).
+Simplified: one input gate per task (all input edges merged); a two-input
+task tells its inputs apart by channel.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sim.runtime import operators as ops
 from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
 from sim.runtime.time_service import ProcessingTimeService
 from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WatermarkAnnouncer, WindowOperator
-from sim.runtime.watermarks import SplitWatermarks, StatusWatermarkValve, WatermarkStatus
+from sim.runtime.watermarks import SplitWatermarks, StatusWatermarkValve, ValveOutput, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
 from sim.kernel.hashing import key_group_range_for_operator
@@ -77,7 +78,7 @@ class SourceOperator(ops.StreamOperator):
     interval_ms = 0
     watermarks: SplitWatermarks | None = None
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         reader = getattr(self, "reader", None)
         state = reader.snapshot_state() if reader is not None else None
         return None if state is None else {"reader": state}
@@ -297,7 +298,7 @@ class StreamTask:
                 keyed = snap.to_json()
                 full += snap.full_size_bytes
                 checkpointed += snap.checkpointed_size_bytes
-            operator = op.snapshot_operator_state()
+            operator = op.snapshot_operator_state(checkpoint_id)
             if operator is not None:
                 size = len(serde.dumps(operator))
                 full += size
@@ -363,7 +364,10 @@ class StreamTask:
 
     def process_buffer(self, buffer: Buffer, channel: int = 0) -> int:
         """Run every record of `buffer` (from input channel `channel`) through the chain; returns CPU cost in ns."""
-        process = self._head_process
+        return self._consume(buffer, channel, self._head_process)
+
+    def _consume(self, buffer: Buffer, channel: int, process: Callable[[Any], None]) -> int:
+        """Hand each record of `buffer` to `process` and each watermark or status to the valve; returns CPU ns."""
         if buffer.timestamps is None:
             for value in buffer.values:
                 process(value)
@@ -382,12 +386,14 @@ class StreamTask:
 
     def _input_mark(self, channel: int, mark: Any) -> None:
         """A watermark or status from one input channel: through the valve, then into the chain."""
-        if type(mark) is Watermark:
-            out = self.valve.input_watermark(channel, mark.timestamp)
-        else:
-            out = self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
-        for element in out.elements():
+        for element in self._valve_output(channel, mark).elements():
             self.head.process_mark(element)
+
+    def _valve_output(self, channel: int, mark: Any) -> ValveOutput:
+        """What the valve makes of a watermark or status from input channel `channel`."""
+        if type(mark) is Watermark:
+            return self.valve.input_watermark(channel, mark.timestamp)
+        return self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
 
     def next_wakeup_us(self) -> int | None:
         """When a processing-time timer or periodic watermark is next due (None: nothing planned)."""

@@ -179,7 +179,7 @@ class _TimedKeyedOperator(_KeyedOperator):
     def on_timer(self, timer: InternalTimer, domain: TimeDomain) -> None:
         raise NotImplementedError
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         timers = self.timers.snapshot()
         if not timers["event_time"] and not timers["processing_time"]:
             return None
@@ -330,7 +330,7 @@ class WindowOperator(_TimedKeyedOperator):
     def on_timer(self, timer: InternalTimer, domain: TimeDomain) -> None:  # the logic fires its own timers
         raise AssertionError("window timers are fired by the window logic")
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         snapshot = self.logic.snapshot()
         if not any(snapshot[k] for k in ("contents", "merging", "trigger_state")) and \
                 not snapshot["timers"]["event_time"] and not snapshot["timers"]["processing_time"]:

@@ -1,0 +1,102 @@
+"""Two-input streams: `ConnectedStreams`.
+
+Layer: `sim.api` (no SimPy). `DataStream.connect(other)` returns
+`ConnectedStreams`, which ends in one two-input transformation (kind
+"two_input") whose inputs are, in order, input 1 and input 2: the stream
+`connect` was called on is input 1.
+
+Flink counterpart: `ConnectedStreams` (pyflink.datastream.data_stream).
+Simplified: `output_type` arguments are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sim.api.functions import CoFlatMapFunction, CoMapFunction, CoProcessFunction, KeyedCoProcessFunction, KeySelector
+from sim.api.transformations import OperatorSpec, PartitionerSpec, Transformation
+from sim.api.typeinfo import TypeInformation
+
+if TYPE_CHECKING:
+    from sim.api.datastream import DataStream
+
+
+def _key_spec(stream: DataStream) -> PartitionerSpec | None:
+    return getattr(stream, "_key_spec", None)
+
+
+def two_input(first: DataStream, second: DataStream, kind: str, name: str, function: Any,
+              keyed: tuple[PartitionerSpec | None, PartitionerSpec | None] = (None, None),
+              **options: Any) -> DataStream:
+    """Append one two-input operator reading `first` (input 1) and `second` (input 2)."""
+    from sim.api.datastream import DataStream
+
+    if first._env is not second._env:
+        raise ValueError(f"{name}: both inputs must come from the same StreamExecutionEnvironment")
+    t = Transformation(kind="two_input", name=name, inputs=[first._t, second._t],
+                       operator=OperatorSpec(kind, function, options), keyed=keyed[0], keyed2=keyed[1])
+    first._env.transformations.append(t)
+    return DataStream(first._env, t)
+
+
+def _require(func: Any, base: type, method: str) -> None:
+    if not isinstance(func, base):
+        raise TypeError(f"{method} on connected streams needs a {base.__name__}, got {type(func).__name__}")
+
+
+class ConnectedStreams:
+    """Two streams, possibly of different types, processed by one operator that sees both.
+
+    The function has one method per input (`map1`/`map2`, ...), and one
+    instance serves both, so the two inputs can share state. When both
+    streams are keyed (`key_by(key_selector1, key_selector2)`), each record
+    sets the key from its own side's selector, and keyed state and timers are
+    shared by key across both inputs.
+    """
+
+    def __init__(self, stream1: DataStream, stream2: DataStream):
+        self.stream1 = stream1
+        self.stream2 = stream2
+
+    def _keys(self) -> tuple[PartitionerSpec | None, PartitionerSpec | None]:
+        first, second = _key_spec(self.stream1), _key_spec(self.stream2)
+        return (first, second) if first is not None and second is not None else (None, None)
+
+    @property
+    def is_keyed(self) -> bool:
+        """Whether both inputs are keyed (only then does the operator have keyed state)."""
+        return self._keys()[0] is not None
+
+    def key_by(self, key_selector1: KeySelector | Any, key_selector2: KeySelector | Any,
+               key_type: TypeInformation | None = None) -> ConnectedStreams:
+        """Key both inputs (records with equal keys meet in one subtask); `key_type` is the shared key type."""
+        return ConnectedStreams(self.stream1.key_by(key_selector1, key_type),
+                                self.stream2.key_by(key_selector2, key_type))
+
+    def map(self, func: CoMapFunction, output_type: TypeInformation | None = None) -> DataStream:
+        """One output per input record: `map1` for input 1, `map2` for input 2."""
+        _require(func, CoMapFunction, "map")
+        return two_input(self.stream1, self.stream2, "co_map", "Co-Map", func, self._keys())
+
+    def flat_map(self, func: CoFlatMapFunction, output_type: TypeInformation | None = None) -> DataStream:
+        """Any number of outputs per input record: `flat_map1` / `flat_map2` yield them."""
+        _require(func, CoFlatMapFunction, "flat_map")
+        return two_input(self.stream1, self.stream2, "co_flat_map", "Co-Flat Map", func, self._keys())
+
+    def process(self, func: CoProcessFunction | KeyedCoProcessFunction,
+                output_type: TypeInformation | None = None) -> DataStream:
+        """`process_element1` / `process_element2` with a context; keyed streams also get timers (`on_timer`).
+
+        Raises:
+            TypeError: `func` is neither function, or a KeyedCoProcessFunction
+                on inputs that are not both keyed.
+        """
+        if isinstance(func, KeyedCoProcessFunction):
+            if not self.is_keyed:
+                raise TypeError("a KeyedCoProcessFunction needs both connected streams keyed: "
+                                "use connect(...).key_by(key_selector1, key_selector2) or connect two KeyedStreams")
+            return two_input(self.stream1, self.stream2, "keyed_co_process", "Co-Keyed-Process", func, self._keys())
+        _require(func, CoProcessFunction, "process")
+        if self.is_keyed:
+            return two_input(self.stream1, self.stream2, "keyed_co_process", "Co-Keyed-Process", func, self._keys())
+        return two_input(self.stream1, self.stream2, "co_process", "Co-Process", func)
