@@ -8,16 +8,16 @@ above it. Importing it also loads `sim`, which registers the runner behind
 from sim.api.connectors import (
     CollectionSource, NumberSequenceSource, PacedSource, ReaderPoll, Source, SourceReader,
 )
-from sim.api.connected import ConnectedStreams
+from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
 from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
 from sim.api.eventtime import (
     Duration, Time, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
 )
 from sim.api.functions import (
-    CoFlatMapFunction, CoMapFunction, CoProcessFunction, FilterFunction, FlatMapFunction, Function,
-    KeyedCoProcessFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction,
-    ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
+    BaseBroadcastProcessFunction, BroadcastProcessFunction, CoFlatMapFunction, CoMapFunction, CoProcessFunction,
+    FilterFunction, FlatMapFunction, Function, KeyedBroadcastProcessFunction, KeyedCoProcessFunction,
+    KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
@@ -39,8 +39,9 @@ from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
-    "BroadcastState", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams",
-    "KeyedCoProcessFunction", "ReadOnlyBroadcastState",
+    "BaseBroadcastProcessFunction", "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastState",
+    "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams",
+    "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction", "ReadOnlyBroadcastState",
     "AllWindowFunction", "AllWindowedStream", "CountEvictor", "CountTrigger", "Duration", "EventTimeSessionWindows",
     "EventTimeTrigger", "Evictor", "ExecutionConfig", "GlobalWindow", "GlobalWindows", "PacedSource",
     "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",

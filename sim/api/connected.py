@@ -1,11 +1,14 @@
-"""Two-input streams: `ConnectedStreams`.
+"""Two-input streams: `ConnectedStreams` and the broadcast state pattern.
 
 Layer: `sim.api` (no SimPy). `DataStream.connect(other)` returns
-`ConnectedStreams`, which ends in one two-input transformation (kind
-"two_input") whose inputs are, in order, input 1 and input 2: the stream
-`connect` was called on is input 1.
+`ConnectedStreams`; `DataStream.broadcast(descriptor, ...)` returns a
+`BroadcastStream`, and connecting one gives a `BroadcastConnectedStream`.
+Each ends in one two-input transformation (kind "two_input") whose inputs
+are, in order, input 1 and input 2: the stream `connect` was called on is
+input 1.
 
-Flink counterpart: `ConnectedStreams` (pyflink.datastream.data_stream).
+Flink counterpart: `ConnectedStreams`, `BroadcastStream`,
+`BroadcastConnectedStream` (pyflink.datastream.data_stream).
 Simplified: `output_type` arguments are accepted and ignored.
 """
 
@@ -13,7 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.api.functions import CoFlatMapFunction, CoMapFunction, CoProcessFunction, KeyedCoProcessFunction, KeySelector
+from sim.api.functions import (
+    BroadcastProcessFunction, CoFlatMapFunction, CoMapFunction, CoProcessFunction, KeyedBroadcastProcessFunction,
+    KeyedCoProcessFunction, KeySelector,
+)
+from sim.api.state import MapStateDescriptor
 from sim.api.transformations import OperatorSpec, PartitionerSpec, Transformation
 from sim.api.typeinfo import TypeInformation
 
@@ -100,3 +107,60 @@ class ConnectedStreams:
         if self.is_keyed:
             return two_input(self.stream1, self.stream2, "keyed_co_process", "Co-Keyed-Process", func, self._keys())
         return two_input(self.stream1, self.stream2, "co_process", "Co-Process", func)
+
+
+class BroadcastStream:
+    """A stream sent to every subtask of the operator it is connected to, with the broadcast states it fills.
+
+    Made by `DataStream.broadcast(descriptor, ...)`; connect a (keyed) stream
+    to it and `process` with a (Keyed)BroadcastProcessFunction.
+    """
+
+    def __init__(self, stream: DataStream, descriptors: list[MapStateDescriptor]):
+        for descriptor in descriptors:
+            if not isinstance(descriptor, MapStateDescriptor):
+                raise TypeError(f"broadcast() needs MapStateDescriptors, got {type(descriptor).__name__}")
+        names = [d.name for d in descriptors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"broadcast() got two state descriptors with one name: {names}")
+        self.stream = stream
+        self.descriptors = list(descriptors)
+
+    def get_broadcast_state_descriptors(self) -> list[MapStateDescriptor]:
+        return list(self.descriptors)
+
+
+class BroadcastConnectedStream:
+    """A (keyed or non-keyed) stream connected with a broadcast stream; finish it with `process`.
+
+    Input 1 is the non-broadcast stream, input 2 the broadcast stream.
+    """
+
+    def __init__(self, stream: DataStream, broadcast_stream: BroadcastStream):
+        self.non_broadcast_stream = stream
+        self.broadcast_stream = broadcast_stream
+
+    def process(self, func: BroadcastProcessFunction | KeyedBroadcastProcessFunction,
+                output_type: TypeInformation | None = None) -> DataStream:
+        """`process_element` per record of input 1, `process_broadcast_element` per broadcast record.
+
+        Raises:
+            TypeError: A KeyedBroadcastProcessFunction on a non-keyed stream, a
+                BroadcastProcessFunction on a keyed one, or another function.
+        """
+        keyed = _key_spec(self.non_broadcast_stream)
+        if isinstance(func, KeyedBroadcastProcessFunction):
+            if keyed is None:
+                raise TypeError("a KeyedBroadcastProcessFunction needs a keyed stream: "
+                                "key_by(...) before connect(broadcast_stream)")
+            name = "Co-Process-Broadcast-Keyed"
+        elif isinstance(func, BroadcastProcessFunction):
+            if keyed is not None:
+                raise TypeError("a BroadcastProcessFunction needs a non-keyed stream; "
+                                "on a KeyedStream use a KeyedBroadcastProcessFunction")
+            name = "Co-Process-Broadcast"
+        else:
+            raise TypeError(f"process on a broadcast connected stream needs a BroadcastProcessFunction or a "
+                            f"KeyedBroadcastProcessFunction, got {type(func).__name__}")
+        return two_input(self.non_broadcast_stream, self.broadcast_stream.stream, "broadcast_process", name, func,
+                         (keyed, None), descriptors=self.broadcast_stream.descriptors)

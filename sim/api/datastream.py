@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from sim.api.connected import ConnectedStreams
+from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, SinkFunction,
@@ -21,6 +21,7 @@ from sim.api.transformations import (
     ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
 )
 from sim.api.eventtime import WatermarkStrategy
+from sim.api.state import MapStateDescriptor
 from sim.api.typeinfo import TypeInformation
 from sim.api.windowed import AllWindowedStream, WindowedStream, count_window
 from sim.api.windowing import WindowAssigner
@@ -176,8 +177,17 @@ class DataStream(_Configurable):
     def shuffle(self) -> DataStream:
         return self._repartition(PartitionerKind.SHUFFLE)
 
-    def broadcast(self) -> DataStream:
-        return self._repartition(PartitionerKind.BROADCAST)
+    def broadcast(self, broadcast_state_descriptor: MapStateDescriptor | None = None,
+                  *other_broadcast_state_descriptors: MapStateDescriptor) -> DataStream | BroadcastStream:
+        """Every record to every downstream subtask.
+
+        With state descriptors, a `BroadcastStream` to `connect` to: its
+        records fill those broadcast states in every subtask.
+        """
+        stream = self._repartition(PartitionerKind.BROADCAST)
+        if broadcast_state_descriptor is None:
+            return stream
+        return BroadcastStream(stream, [broadcast_state_descriptor, *other_broadcast_state_descriptors])
 
     def global_(self) -> DataStream:
         return self._repartition(PartitionerKind.GLOBAL)
@@ -199,10 +209,12 @@ class DataStream(_Configurable):
 
     # --- two inputs -----------------------------------------------------------------
 
-    def connect(self, ds: DataStream) -> ConnectedStreams:
-        """This stream as input 1 and `ds` as input 2 of one operator."""
+    def connect(self, ds: DataStream | BroadcastStream) -> ConnectedStreams | BroadcastConnectedStream:
+        """This stream as input 1 and `ds` as input 2 of one operator (a broadcast stream: the broadcast pattern)."""
+        if isinstance(ds, BroadcastStream):
+            return BroadcastConnectedStream(self, ds)
         if not isinstance(ds, DataStream):
-            raise TypeError(f"connect needs a DataStream, got {type(ds).__name__}")
+            raise TypeError(f"connect needs a DataStream or a BroadcastStream, got {type(ds).__name__}")
         return ConnectedStreams(self, ds)
 
     # --- sinks --------------------------------------------------------------------

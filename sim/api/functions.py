@@ -295,3 +295,80 @@ class KeyedCoProcessFunction(_CoProcess):
 
     Context = KeyedProcessFunction.Context
     OnTimerContext = KeyedProcessFunction.OnTimerContext
+
+
+class BaseBroadcastProcessFunction(Function):
+    """What both broadcast process functions share: the two methods and the contexts of the two sides.
+
+    `process_broadcast_element` gets a `Context` whose broadcast state can be
+    changed; `process_element` gets a `ReadOnlyContext` whose broadcast state
+    can only be read, so that every subtask keeps the same broadcast state.
+    """
+
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of the non-broadcast input (read-only broadcast state); yield outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
+
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of the broadcast input (read-write broadcast state); yield outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_broadcast_element(value, ctx)")
+
+    class BaseContext:
+        """The record's timestamp (None if it has none), processing time and watermark.
+
+        The runtime builds it around its operator, which has `clock`,
+        `current_watermark` and `broadcast_state(descriptor, writable)`.
+        """
+
+        def __init__(self, op: Any):
+            self._op = op
+
+        def timestamp(self) -> int | None:
+            return self._op.clock.timestamp
+
+        def current_processing_time(self) -> int:
+            return self._op.clock.now_ms()
+
+        def current_watermark(self) -> int:
+            return self._op.current_watermark
+
+    class Context(BaseContext):
+        """The broadcast side's context: `get_broadcast_state(descriptor)` may be changed."""
+
+        def get_broadcast_state(self, state_descriptor: StateDescriptor) -> Any:
+            return self._op.broadcast_state(state_descriptor, writable=True)
+
+    class ReadOnlyContext(BaseContext):
+        """The other side's context: `get_broadcast_state(descriptor)` is a read-only view."""
+
+        def get_broadcast_state(self, state_descriptor: StateDescriptor) -> Any:
+            return self._op.broadcast_state(state_descriptor, writable=False)
+
+
+class BroadcastProcessFunction(BaseBroadcastProcessFunction):
+    """Connects a non-keyed stream with a broadcast stream: `process_element` and `process_broadcast_element`."""
+
+
+class KeyedBroadcastProcessFunction(BaseBroadcastProcessFunction):
+    """Connects a keyed stream with a broadcast stream; the keyed side has keyed state and timers (`on_timer`)."""
+
+    class ReadOnlyContext(BaseBroadcastProcessFunction.ReadOnlyContext):
+        """The keyed side's context: read-only broadcast state, the current key and timers."""
+
+        def __init__(self, op: Any, timer_service: TimerService):
+            super().__init__(op)
+            self._timer_service = timer_service
+            self._key: Any = None
+
+        def timer_service(self) -> TimerService:
+            return self._timer_service
+
+        def get_current_key(self) -> Any:
+            return self._key
+
+    class OnTimerContext(_FiredTimer, ReadOnlyContext):
+        """The context of `on_timer`: also which clock fired (`time_domain()`); `timestamp()` is the timer's."""
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Iterable[Any] | None:
+        """A timer of the current key fired; yield outputs as in `process_element`."""
+        return None

@@ -25,6 +25,7 @@ from sim.api.eventtime import Watermark
 from sim.graph.execution_graph import ExecutionGraph, Subtask
 from sim.graph.stream_graph import StreamNode
 from sim.runtime import operators as ops
+from sim.runtime.broadcast_operators import BroadcastProcessOperator, KeyedBroadcastProcessOperator
 from sim.runtime.elements import Buffer
 from sim.runtime.task import StreamTask
 from sim.runtime.two_input_operators import (
@@ -32,8 +33,10 @@ from sim.runtime.two_input_operators import (
 )
 from sim.runtime.watermarks import TwoInputWatermarks, ValveOutput, WatermarkStatus
 
-_NON_KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "co_process": CoProcessOperator}
-_KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "keyed_co_process": KeyedCoProcessOperator}
+_NON_KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "co_process": CoProcessOperator,
+              "broadcast_process": BroadcastProcessOperator}
+_KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "keyed_co_process": KeyedCoProcessOperator,
+          "broadcast_process": KeyedBroadcastProcessOperator}
 
 
 def create_stream_task(subtask: Subtask, eg: ExecutionGraph, *args: Any, **kwargs: Any) -> StreamTask:

@@ -8,8 +8,8 @@ import pytest
 
 from sim import Simulation
 from sim.api import (
-    CoFlatMapFunction, CoMapFunction, ConnectedStreams, CoProcessFunction, KeyedCoProcessFunction, ProcessFunction,
-    StreamExecutionEnvironment, ValueStateDescriptor,
+    BroadcastStream, CoFlatMapFunction, CoMapFunction, ConnectedStreams, CoProcessFunction, DataStream,
+    KeyedCoProcessFunction, MapStateDescriptor, ProcessFunction, StreamExecutionEnvironment, ValueStateDescriptor,
 )
 
 from tests.unit.twoinput.jobs import environment
@@ -127,6 +127,13 @@ def test_api_checks_the_function_and_the_keys():
     other = StreamExecutionEnvironment.get_execution_environment().from_collection([3])
     with pytest.raises(ValueError, match="same StreamExecutionEnvironment"):
         a.connect(other).process(CoProcessFunction())
+
+
+def test_broadcast_without_descriptors_is_still_a_partitioning():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    stream = env.from_collection([1])
+    assert isinstance(stream.broadcast(), DataStream)
+    assert isinstance(stream.broadcast(MapStateDescriptor("rules")), BroadcastStream)
 
 
 def test_a_co_process_function_gets_time_but_no_timers_on_unkeyed_inputs():
