@@ -8,7 +8,9 @@ above it. Importing it also loads `sim`, which registers the runner behind
 from sim.api.connectors import (
     CollectionSource, NumberSequenceSource, PacedSource, ReaderPoll, Source, SourceReader,
 )
-from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams
+from sim.api.connected import (
+    BroadcastConnectedStream, BroadcastStream, ConnectedStreams, IntervalJoin, IntervalJoined,
+)
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
 from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
 from sim.api.eventtime import (
@@ -17,7 +19,8 @@ from sim.api.eventtime import (
 from sim.api.functions import (
     BaseBroadcastProcessFunction, BroadcastProcessFunction, CoFlatMapFunction, CoMapFunction, CoProcessFunction,
     FilterFunction, FlatMapFunction, Function, KeyedBroadcastProcessFunction, KeyedCoProcessFunction,
-    KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
+    KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction, ProcessJoinFunction,
+    ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
@@ -40,8 +43,9 @@ from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
     "BaseBroadcastProcessFunction", "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastState",
-    "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams",
-    "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction", "ReadOnlyBroadcastState",
+    "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams", "IntervalJoin",
+    "IntervalJoined", "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction", "ProcessJoinFunction",
+    "ReadOnlyBroadcastState",
     "AllWindowFunction", "AllWindowedStream", "CountEvictor", "CountTrigger", "Duration", "EventTimeSessionWindows",
     "EventTimeTrigger", "Evictor", "ExecutionConfig", "GlobalWindow", "GlobalWindows", "PacedSource",
     "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",

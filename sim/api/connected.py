@@ -1,14 +1,17 @@
-"""Two-input streams: `ConnectedStreams` and the broadcast state pattern.
+"""Two-input streams: `ConnectedStreams`, the broadcast state pattern, and the interval join.
 
 Layer: `sim.api` (no SimPy). `DataStream.connect(other)` returns
 `ConnectedStreams`; `DataStream.broadcast(descriptor, ...)` returns a
-`BroadcastStream`, and connecting one gives a `BroadcastConnectedStream`.
-Each ends in one two-input transformation (kind "two_input") whose inputs
-are, in order, input 1 and input 2: the stream `connect` was called on is
-input 1.
+`BroadcastStream`, and connecting one gives a `BroadcastConnectedStream`;
+`KeyedStream.interval_join(other)` returns an `IntervalJoin`. Each ends in
+one two-input transformation (kind "two_input") whose inputs are, in order,
+input 1 and input 2: the stream `connect` was called on (the left side of a
+join) is input 1.
 
 Flink counterpart: `ConnectedStreams`, `BroadcastStream`,
-`BroadcastConnectedStream` (pyflink.datastream.data_stream).
+`BroadcastConnectedStream` (pyflink.datastream.data_stream) and
+`KeyedStream.IntervalJoin` / `IntervalJoined` (Java; PyFlink has no interval
+join, so the names follow Java's, Pythonised).
 Simplified: `output_type` arguments are accepted and ignored.
 """
 
@@ -18,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from sim.api.functions import (
     BroadcastProcessFunction, CoFlatMapFunction, CoMapFunction, CoProcessFunction, KeyedBroadcastProcessFunction,
-    KeyedCoProcessFunction, KeySelector,
+    KeyedCoProcessFunction, KeySelector, OutputTag, ProcessJoinFunction,
 )
 from sim.api.state import MapStateDescriptor
 from sim.api.transformations import OperatorSpec, PartitionerSpec, Transformation
 from sim.api.typeinfo import TypeInformation
+from sim.api.windowing import milliseconds_of
 
 if TYPE_CHECKING:
-    from sim.api.datastream import DataStream
+    from sim.api.datastream import DataStream, KeyedStream
 
 
 def _key_spec(stream: DataStream) -> PartitionerSpec | None:
@@ -164,3 +168,78 @@ class BroadcastConnectedStream:
                             f"KeyedBroadcastProcessFunction, got {type(func).__name__}")
         return two_input(self.non_broadcast_stream, self.broadcast_stream.stream, "broadcast_process", name, func,
                          (keyed, None), descriptors=self.broadcast_stream.descriptors)
+
+
+class IntervalJoin:
+    """`left.interval_join(right)`: pair records of two keyed streams whose timestamps lie close together."""
+
+    def __init__(self, left: KeyedStream, right: KeyedStream):
+        self._left = left
+        self._right = right
+        self._event_time = True
+
+    def in_event_time(self) -> IntervalJoin:
+        self._event_time = True
+        return self
+
+    def in_processing_time(self) -> IntervalJoin:
+        """Accepted for the API's sake; `between` then refuses, as Flink does."""
+        self._event_time = False
+        return self
+
+    def between(self, lower_bound: Any, upper_bound: Any) -> IntervalJoined:
+        """Join a left record at t with right records in [t + lower_bound, t + upper_bound] (ms or Duration).
+
+        Raises:
+            ValueError: Processing time was chosen, or lower_bound > upper_bound.
+        """
+        if not self._event_time:
+            raise ValueError("interval join: time-bounded stream joins are only supported in event time")
+        lower = milliseconds_of(lower_bound, "interval join lower bound")
+        upper = milliseconds_of(upper_bound, "interval join upper bound")
+        if lower > upper:
+            raise ValueError(f"interval join between(lower, upper) needs lower <= upper, got {lower} > {upper}")
+        return IntervalJoined(self._left, self._right, lower, upper)
+
+
+class IntervalJoined:
+    """An interval join with its bounds; `process(ProcessJoinFunction)` ends it.
+
+    Both bounds are inclusive unless made exclusive. Records behind the
+    watermark are dropped, or sent to a side output if one is set.
+    """
+
+    def __init__(self, left: KeyedStream, right: KeyedStream, lower_ms: int, upper_ms: int):
+        self._left = left
+        self._right = right
+        self._options: dict[str, Any] = {"lower_ms": lower_ms, "upper_ms": upper_ms, "lower_inclusive": True,
+                                         "upper_inclusive": True, "left_late_tag": None, "right_late_tag": None}
+
+    def lower_bound_exclusive(self) -> IntervalJoined:
+        self._options["lower_inclusive"] = False
+        return self
+
+    def upper_bound_exclusive(self) -> IntervalJoined:
+        self._options["upper_inclusive"] = False
+        return self
+
+    def _late(self, option: str, output_tag: OutputTag) -> IntervalJoined:
+        if not isinstance(output_tag, OutputTag):
+            raise TypeError(f"the late data side output needs an OutputTag, got {type(output_tag).__name__}")
+        self._options[option] = output_tag
+        return self
+
+    def side_output_left_late_data(self, output_tag: OutputTag) -> IntervalJoined:
+        """Send left records behind the watermark to this side output instead of dropping them."""
+        return self._late("left_late_tag", output_tag)
+
+    def side_output_right_late_data(self, output_tag: OutputTag) -> IntervalJoined:
+        """Send right records behind the watermark to this side output instead of dropping them."""
+        return self._late("right_late_tag", output_tag)
+
+    def process(self, func: ProcessJoinFunction, output_type: TypeInformation | None = None) -> DataStream:
+        """Call `func.process_element(left, right, ctx)` once per joined pair."""
+        if not isinstance(func, ProcessJoinFunction):
+            raise TypeError(f"process on an interval join needs a ProcessJoinFunction, got {type(func).__name__}")
+        keys = (_key_spec(self._left), _key_spec(self._right))
+        return two_input(self._left, self._right, "interval_join", "Interval Join", func, keys, **self._options)

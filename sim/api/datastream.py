@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams
+from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams, IntervalJoin
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, SinkFunction,
@@ -274,6 +274,12 @@ class KeyedStream(DataStream):
         if not isinstance(func, KeyedProcessFunction):
             raise TypeError(f"process on a KeyedStream needs a KeyedProcessFunction, got {type(func).__name__}")
         return self._keyed("keyed_process", "KeyedProcess", func)
+
+    def interval_join(self, other_stream: KeyedStream) -> IntervalJoin:
+        """Join with another keyed stream on equal keys and close timestamps: `.between(lower, upper).process(f)`."""
+        if not isinstance(other_stream, KeyedStream):
+            raise TypeError(f"interval_join needs a KeyedStream, got {type(other_stream).__name__}")
+        return IntervalJoin(self, other_stream)
 
     def window(self, window_assigner: WindowAssigner) -> WindowedStream:
         """Cut each key's elements into windows (tumbling, sliding, session, global)."""

@@ -372,3 +372,25 @@ class KeyedBroadcastProcessFunction(BaseBroadcastProcessFunction):
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Iterable[Any] | None:
         """A timer of the current key fired; yield outputs as in `process_element`."""
         return None
+
+
+class ProcessJoinFunction(Function):
+    """Called once per joined pair of an interval join: `process_element(left, right, ctx)` yields outputs."""
+
+    class Context:
+        """The timestamps of the pair: the left's, the right's, and the result's (the larger one)."""
+
+        def __init__(self) -> None:
+            self._left = self._right = self._result = LONG_MIN
+
+        def get_left_timestamp(self) -> int:
+            return self._left
+
+        def get_right_timestamp(self) -> int:
+            return self._right
+
+        def get_timestamp(self) -> int:
+            return self._result
+
+    def process_element(self, left: Any, right: Any, ctx: ProcessJoinFunction.Context) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(left, right, ctx)")

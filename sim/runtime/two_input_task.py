@@ -27,6 +27,7 @@ from sim.graph.stream_graph import StreamNode
 from sim.runtime import operators as ops
 from sim.runtime.broadcast_operators import BroadcastProcessOperator, KeyedBroadcastProcessOperator
 from sim.runtime.elements import Buffer
+from sim.runtime.interval_join import IntervalJoinOperator
 from sim.runtime.task import StreamTask
 from sim.runtime.two_input_operators import (
     CoFlatMapOperator, CoMapOperator, CoProcessOperator, KeyedCoProcessOperator, TwoInputOperator,
@@ -36,7 +37,7 @@ from sim.runtime.watermarks import TwoInputWatermarks, ValveOutput, WatermarkSta
 _NON_KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "co_process": CoProcessOperator,
               "broadcast_process": BroadcastProcessOperator}
 _KEYED = {"co_map": CoMapOperator, "co_flat_map": CoFlatMapOperator, "keyed_co_process": KeyedCoProcessOperator,
-          "broadcast_process": KeyedBroadcastProcessOperator}
+          "broadcast_process": KeyedBroadcastProcessOperator, "interval_join": IntervalJoinOperator}
 
 
 def create_stream_task(subtask: Subtask, eg: ExecutionGraph, *args: Any, **kwargs: Any) -> StreamTask:
