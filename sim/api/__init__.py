@@ -8,6 +8,9 @@ above it. Importing it also loads `sim`, which registers the runner behind
 from sim.api.connectors import (
     CollectionSource, NumberSequenceSource, PacedSource, ReaderPoll, Source, SourceReader,
 )
+from sim.api.connected import (
+    BroadcastConnectedStream, BroadcastStream, ConnectedStreams, IntervalJoin, IntervalJoined,
+)
 from sim.api.datastream import CloseableIterator, DataStream, DataStreamSink, KeyedStream
 from sim.api.environment import ExecutionConfig, StreamExecutionEnvironment
 from sim.api.execution_mode import RuntimeExecutionMode
@@ -15,8 +18,10 @@ from sim.api.eventtime import (
     Duration, Time, TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput, WatermarkStrategy,
 )
 from sim.api.functions import (
-    FilterFunction, FlatMapFunction, Function, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
-    Partitioner, ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
+    BaseBroadcastProcessFunction, BroadcastProcessFunction, CoFlatMapFunction, CoMapFunction, CoProcessFunction,
+    FilterFunction, FlatMapFunction, Function, KeyedBroadcastProcessFunction, KeyedCoProcessFunction,
+    KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction, ProcessJoinFunction,
+    ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
 from sim.api.kafka import KafkaOffsetsInitializer, KafkaSource, KafkaSourceBuilder, TopicSink
 from sim.api.log import Producer, Record, Topic
@@ -32,13 +37,18 @@ from sim.api.checkpointing import (
     CheckpointConfig, CheckpointingMode, EmbeddedRocksDBStateBackend, HashMapStateBackend, StateBackend,
 )
 from sim.api.state import (
-    AggregateFunction, AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
-    MapStateDescriptor, ReducingState, ReducingStateDescriptor, StateDescriptor, ValueState, ValueStateDescriptor,
+    AggregateFunction, AggregatingState, AggregatingStateDescriptor, BroadcastState, ListState, ListStateDescriptor,
+    MapState, MapStateDescriptor, ReadOnlyBroadcastState, ReducingState, ReducingStateDescriptor, StateDescriptor,
+    ValueState, ValueStateDescriptor,
 )
 from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
+    "BaseBroadcastProcessFunction", "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastState",
+    "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams", "IntervalJoin",
+    "IntervalJoined", "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction", "ProcessJoinFunction",
+    "ReadOnlyBroadcastState",
     "AllWindowFunction", "AllWindowedStream", "CountEvictor", "CountTrigger", "Duration", "EventTimeSessionWindows",
     "EventTimeTrigger", "Evictor", "ExecutionConfig", "GlobalWindow", "GlobalWindows", "PacedSource",
     "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeSessionWindows", "ProcessingTimeTrigger",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from sim.api.connected import BroadcastConnectedStream, BroadcastStream, ConnectedStreams, IntervalJoin
 from sim.api.functions import (
     FilterFunction, FlatMapFunction, KeyedProcessFunction, KeySelector, MapFunction, OutputTag,
     Partitioner, ProcessFunction, ReduceFunction, SinkFunction,
@@ -20,6 +21,7 @@ from sim.api.transformations import (
     ChainingStrategy, OperatorSpec, PartitionerKind, PartitionerSpec, Transformation,
 )
 from sim.api.eventtime import WatermarkStrategy
+from sim.api.state import MapStateDescriptor
 from sim.api.typeinfo import TypeInformation
 from sim.api.windowed import AllWindowedStream, WindowedStream, count_window
 from sim.api.windowing import WindowAssigner
@@ -175,8 +177,17 @@ class DataStream(_Configurable):
     def shuffle(self) -> DataStream:
         return self._repartition(PartitionerKind.SHUFFLE)
 
-    def broadcast(self) -> DataStream:
-        return self._repartition(PartitionerKind.BROADCAST)
+    def broadcast(self, broadcast_state_descriptor: MapStateDescriptor | None = None,
+                  *other_broadcast_state_descriptors: MapStateDescriptor) -> DataStream | BroadcastStream:
+        """Every record to every downstream subtask.
+
+        With state descriptors, a `BroadcastStream` to `connect` to: its
+        records fill those broadcast states in every subtask.
+        """
+        stream = self._repartition(PartitionerKind.BROADCAST)
+        if broadcast_state_descriptor is None:
+            return stream
+        return BroadcastStream(stream, [broadcast_state_descriptor, *other_broadcast_state_descriptors])
 
     def global_(self) -> DataStream:
         return self._repartition(PartitionerKind.GLOBAL)
@@ -195,6 +206,16 @@ class DataStream(_Configurable):
             raise ValueError("union needs at least one other stream")
         t = Transformation(kind="union", name="Union", inputs=[self._t] + [s._t for s in streams])
         return DataStream(self._env, t)
+
+    # --- two inputs -----------------------------------------------------------------
+
+    def connect(self, ds: DataStream | BroadcastStream) -> ConnectedStreams | BroadcastConnectedStream:
+        """This stream as input 1 and `ds` as input 2 of one operator (a broadcast stream: the broadcast pattern)."""
+        if isinstance(ds, BroadcastStream):
+            return BroadcastConnectedStream(self, ds)
+        if not isinstance(ds, DataStream):
+            raise TypeError(f"connect needs a DataStream or a BroadcastStream, got {type(ds).__name__}")
+        return ConnectedStreams(self, ds)
 
     # --- sinks --------------------------------------------------------------------
 
@@ -253,6 +274,12 @@ class KeyedStream(DataStream):
         if not isinstance(func, KeyedProcessFunction):
             raise TypeError(f"process on a KeyedStream needs a KeyedProcessFunction, got {type(func).__name__}")
         return self._keyed("keyed_process", "KeyedProcess", func)
+
+    def interval_join(self, other_stream: KeyedStream) -> IntervalJoin:
+        """Join with another keyed stream on equal keys and close timestamps: `.between(lower, upper).process(f)`."""
+        if not isinstance(other_stream, KeyedStream):
+            raise TypeError(f"interval_join needs a KeyedStream, got {type(other_stream).__name__}")
+        return IntervalJoin(self, other_stream)
 
     def window(self, window_assigner: WindowAssigner) -> WindowedStream:
         """Cut each key's elements into windows (tumbling, sliding, session, global)."""

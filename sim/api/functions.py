@@ -224,6 +224,22 @@ class ProcessFunction(Function):
         raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
 
 
+class _FiredTimer:
+    """What the context of `on_timer` adds: which clock fired (`time_domain()`); `timestamp()` is the timer's.
+
+    The runtime sets `_time_domain` and `_timer_timestamp` before each call.
+    """
+
+    _time_domain = TimeDomain.EVENT_TIME
+    _timer_timestamp: int | None = None
+
+    def time_domain(self) -> TimeDomain:
+        return self._time_domain
+
+    def timestamp(self) -> int | None:
+        return self._timer_timestamp
+
+
 class KeyedProcessFunction(Function):
     """A process function on a keyed stream; the context knows the current key, and timers call `on_timer`."""
 
@@ -235,19 +251,8 @@ class KeyedProcessFunction(Function):
         def get_current_key(self) -> Any:
             return self._key
 
-    class OnTimerContext(Context):
+    class OnTimerContext(_FiredTimer, Context):
         """The context of `on_timer`: also which clock fired (`time_domain()`); `timestamp()` is the timer's."""
-
-        def __init__(self, timer_service: TimerService, clock: Any = None):
-            super().__init__(timer_service, clock)
-            self._time_domain = TimeDomain.EVENT_TIME
-            self._timer_timestamp: int | None = None
-
-        def time_domain(self) -> TimeDomain:
-            return self._time_domain
-
-        def timestamp(self) -> int | None:
-            return self._timer_timestamp
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[Any] | None:
         raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
@@ -255,3 +260,159 @@ class KeyedProcessFunction(Function):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Any] | None:
         """A timer of the current key fired; yield outputs as in `process_element`."""
         return None
+
+
+# --- two inputs ---------------------------------------------------------------------------------
+
+
+class CoMapFunction(Function):
+    """A map over two connected streams: `map1` for the first, `map2` for the second; one instance shares state."""
+
+    def map1(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement map1(value)")
+
+    def map2(self, value: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement map2(value)")
+
+
+class CoFlatMapFunction(Function):
+    """A flat map over two connected streams: `flat_map1` / `flat_map2` yield any number of outputs."""
+
+    def flat_map1(self, value: Any) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement flat_map1(value)")
+
+    def flat_map2(self, value: Any) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement flat_map2(value)")
+
+
+class _CoProcess(Function):
+    """What both co-process functions declare: one method per input, and `on_timer`."""
+
+    def process_element1(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of input 1; yield outputs (`yield tag, value` for a side output)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element1(value, ctx)")
+
+    def process_element2(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of input 2; yield outputs as in `process_element1`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element2(value, ctx)")
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Any] | None:
+        """A timer of the current key fired; yield outputs as in `process_element1`."""
+        return None
+
+
+class CoProcessFunction(_CoProcess):
+    """`process_element1/2(value, ctx)` on two connected streams; the context gives time.
+
+    Timers and keyed state need keys: on connected keyed streams this function
+    runs like a `KeyedCoProcessFunction` (Flink's legacy keyed co-process),
+    and only there can `on_timer` be called.
+    """
+
+    Context = ProcessFunction.Context
+
+
+class KeyedCoProcessFunction(_CoProcess):
+    """`process_element1/2(value, ctx)` on two keyed streams sharing keyed state and timers; timers call `on_timer`."""
+
+    Context = KeyedProcessFunction.Context
+    OnTimerContext = KeyedProcessFunction.OnTimerContext
+
+
+class BaseBroadcastProcessFunction(Function):
+    """What both broadcast process functions share: the two methods and the contexts of the two sides.
+
+    `process_broadcast_element` gets a `Context` whose broadcast state can be
+    changed; `process_element` gets a `ReadOnlyContext` whose broadcast state
+    can only be read, so that every subtask keeps the same broadcast state.
+    """
+
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of the non-broadcast input (read-only broadcast state); yield outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(value, ctx)")
+
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterable[Any] | None:
+        """A record of the broadcast input (read-write broadcast state); yield outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_broadcast_element(value, ctx)")
+
+    class BaseContext:
+        """The record's timestamp (None if it has none), processing time and watermark.
+
+        The runtime builds it around its operator, which has `clock`,
+        `current_watermark` and `broadcast_state(descriptor, writable)`.
+        """
+
+        def __init__(self, op: Any):
+            self._op = op
+
+        def timestamp(self) -> int | None:
+            return self._op.clock.timestamp
+
+        def current_processing_time(self) -> int:
+            return self._op.clock.now_ms()
+
+        def current_watermark(self) -> int:
+            return self._op.current_watermark
+
+    class Context(BaseContext):
+        """The broadcast side's context: `get_broadcast_state(descriptor)` may be changed."""
+
+        def get_broadcast_state(self, state_descriptor: StateDescriptor) -> Any:
+            return self._op.broadcast_state(state_descriptor, writable=True)
+
+    class ReadOnlyContext(BaseContext):
+        """The other side's context: `get_broadcast_state(descriptor)` is a read-only view."""
+
+        def get_broadcast_state(self, state_descriptor: StateDescriptor) -> Any:
+            return self._op.broadcast_state(state_descriptor, writable=False)
+
+
+class BroadcastProcessFunction(BaseBroadcastProcessFunction):
+    """Connects a non-keyed stream with a broadcast stream: `process_element` and `process_broadcast_element`."""
+
+
+class KeyedBroadcastProcessFunction(BaseBroadcastProcessFunction):
+    """Connects a keyed stream with a broadcast stream; the keyed side has keyed state and timers (`on_timer`)."""
+
+    class ReadOnlyContext(BaseBroadcastProcessFunction.ReadOnlyContext):
+        """The keyed side's context: read-only broadcast state, the current key and timers."""
+
+        def __init__(self, op: Any, timer_service: TimerService):
+            super().__init__(op)
+            self._timer_service = timer_service
+            self._key: Any = None
+
+        def timer_service(self) -> TimerService:
+            return self._timer_service
+
+        def get_current_key(self) -> Any:
+            return self._key
+
+    class OnTimerContext(_FiredTimer, ReadOnlyContext):
+        """The context of `on_timer`: also which clock fired (`time_domain()`); `timestamp()` is the timer's."""
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Iterable[Any] | None:
+        """A timer of the current key fired; yield outputs as in `process_element`."""
+        return None
+
+
+class ProcessJoinFunction(Function):
+    """Called once per joined pair of an interval join: `process_element(left, right, ctx)` yields outputs."""
+
+    class Context:
+        """The timestamps of the pair: the left's, the right's, and the result's (the larger one)."""
+
+        def __init__(self) -> None:
+            self._left = self._right = self._result = LONG_MIN
+
+        def get_left_timestamp(self) -> int:
+            return self._left
+
+        def get_right_timestamp(self) -> int:
+            return self._right
+
+        def get_timestamp(self) -> int:
+            return self._result
+
+    def process_element(self, left: Any, right: Any, ctx: ProcessJoinFunction.Context) -> Iterable[Any] | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement process_element(left, right, ctx)")

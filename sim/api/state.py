@@ -161,19 +161,10 @@ class ListState(State):
         raise NotImplementedError
 
 
-class MapState(State):
-    """A map per key: `get/put/put_all/remove/contains`, `keys/values/items`, `is_empty`, iteration over keys."""
+class _MapReads(State):
+    """The reads every map-shaped state offers: `get`, `contains`, `keys/values/items`, `is_empty`, iteration."""
 
     def get(self, key: Any) -> Any:
-        raise NotImplementedError
-
-    def put(self, key: Any, value: Any) -> None:
-        raise NotImplementedError
-
-    def put_all(self, entries: dict[Any, Any]) -> None:
-        raise NotImplementedError
-
-    def remove(self, key: Any) -> None:
         raise NotImplementedError
 
     def contains(self, key: Any) -> bool:
@@ -195,6 +186,19 @@ class MapState(State):
         return iter(self.keys())
 
 
+class MapState(_MapReads):
+    """A map per key: `get/put/put_all/remove/contains`, `keys/values/items`, `is_empty`, iteration over keys."""
+
+    def put(self, key: Any, value: Any) -> None:
+        raise NotImplementedError
+
+    def put_all(self, entries: dict[Any, Any]) -> None:
+        raise NotImplementedError
+
+    def remove(self, key: Any) -> None:
+        raise NotImplementedError
+
+
 class ReducingState(State):
     """One value per key: `add(v)` combines at once with the reduce function; `get()`."""
 
@@ -213,3 +217,15 @@ class AggregatingState(State):
 
     def add(self, value: Any) -> None:
         raise NotImplementedError
+
+
+class ReadOnlyBroadcastState(_MapReads):
+    """A broadcast state as the non-broadcast side sees it: `get`, `contains`, `keys/values/items`, `is_empty`.
+
+    Every subtask holds its own copy, changed only by broadcast elements, so
+    reading it on the other side is deterministic per subtask.
+    """
+
+
+class BroadcastState(ReadOnlyBroadcastState, MapState):
+    """A broadcast state as the broadcast side sees it: a map, so also `put`, `put_all`, `remove` and `clear`."""

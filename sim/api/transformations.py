@@ -7,7 +7,8 @@ user function); `sim.runtime` maps each kind to the operator that runs it, so
 the API never imports the runtime.
 
 Flink counterpart: `Transformation` and its subclasses (OneInputTransformation,
-PartitionTransformation, UnionTransformation, SideOutputTransformation).
+TwoInputTransformation, PartitionTransformation, UnionTransformation,
+SideOutputTransformation).
 Simplified: no type extraction, no resource specs.
 """
 
@@ -78,9 +79,12 @@ _ids = itertools.count(1)
 class Transformation:
     """One node of the logical plan.
 
-    `kind` is "source", "operator" (one input), "sink", or a virtual node:
-    "partition", "union", "side_output". Virtual nodes carry no operator and
-    become edge attributes in the StreamGraph.
+    `kind` is "source", "operator" (one input), "two_input", "sink", or a
+    virtual node: "partition", "union", "side_output". Virtual nodes carry no
+    operator and become edge attributes in the StreamGraph. A "two_input"
+    node has exactly two inputs, in order: input 1 and input 2. `keyed` is the
+    key of its (first) input's records for keyed state; `keyed2` that of a
+    two-input operator's second input (None if that input sets no key).
     """
 
     kind: str
@@ -95,6 +99,7 @@ class Transformation:
     partitioner: PartitionerSpec | None = None
     side_output: OutputTag | None = None
     keyed: PartitionerSpec | None = None
+    keyed2: PartitionerSpec | None = None
     parallelism_fixed: bool = False
     id: int = field(default_factory=lambda: next(_ids))
 

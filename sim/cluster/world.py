@@ -26,7 +26,8 @@ from sim.graph.execution_graph import ExecutionGraph
 from sim.kernel.clock import ms_to_us
 from sim.kernel.rng import RngStreams
 from sim.runtime.operators import SinkLog
-from sim.runtime.task import StreamTask, TaskClock
+from sim.runtime.task import TaskClock
+from sim.runtime.two_input_task import create_stream_task
 from sim.trace import TaskDeployed, Trace
 
 
@@ -111,12 +112,12 @@ class World:
         for s in self.eg.subtasks:
             placement = self.placements[s.id]
             holder: list[TaskThread] = []
-            task = StreamTask(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
-                              on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
-                              sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
-                              buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout,
-                              state_backend=self.state_backend[0], incremental=self.state_backend[1],
-                              state_dir=self.state_backend[2])
+            task = create_stream_task(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
+                                      on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
+                                      sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
+                                      buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout,
+                                      state_backend=self.state_backend[0], incremental=self.state_backend[1],
+                                      state_dir=self.state_backend[2])
             outputs = {e: [self.links[ch.id] for ch in chans] for e, chans in s.outputs.items()}
             inputs = [self.links[ch.id] for ch in s.inputs]
             thread = TaskThread(self.env, task, trace, cores.get(placement.taskmanager), inputs, outputs,

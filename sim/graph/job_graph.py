@@ -25,14 +25,16 @@ from sim.graph.stream_graph import StreamEdge, StreamGraph, StreamNode
 def is_chainable(sg: StreamGraph, edge: StreamEdge) -> bool:
     """Flink's rule: may `edge.target` run in the same task as `edge.source`?
 
-    All must hold: the target has exactly one input edge; chaining is enabled;
-    both are in the same slot-sharing group; the partitioner is FORWARD; the
-    parallelisms are equal; the source does not say NEVER; the target says
-    ALWAYS (HEAD and NEVER start a new chain).
+    All must hold: the target has exactly one input edge and is not a
+    two-input operator (Flink never chains one to its inputs); chaining is
+    enabled; both are in the same slot-sharing group; the partitioner is
+    FORWARD; the parallelisms are equal; the source does not say NEVER; the
+    target says ALWAYS (HEAD and NEVER start a new chain).
     """
     up, down = sg.node(edge.source), sg.node(edge.target)
     return (
         len(sg.in_edges(down.id)) == 1
+        and not down.is_two_input
         and sg.chaining
         and up.slot_sharing_group == down.slot_sharing_group
         and edge.partitioner.kind is PartitionerKind.FORWARD

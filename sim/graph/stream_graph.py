@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SLOT_SHARING_GROUP = "default"
 
-_DEFAULT_IDS = {"keyed_process": "process", "flat_map": "flat_map"}
+_DEFAULT_IDS = {"keyed_process": "process", "flat_map": "flat_map", "keyed_co_process": "co_process"}
 
 
 class JobBuildError(ValueError):
@@ -55,17 +55,28 @@ class StreamNode:
     uid: str | None
     keyed: PartitionerSpec | None
     transformation_id: int
+    keyed2: PartitionerSpec | None = None
+
+    @property
+    def is_two_input(self) -> bool:
+        """A two-input operator: records of input 1 and input 2 reach different methods."""
+        return self.kind == "two_input"
 
 
 @dataclass(frozen=True)
 class StreamEdge:
-    """A data path between two operators, with its partitioner and optional side-output tag."""
+    """A data path between two operators, with its partitioner and optional side-output tag.
+
+    `type_number` says which input of the target the edge feeds: 0 for a
+    one-input operator, 1 or 2 for a two-input operator (Flink's typeNumber).
+    """
 
     source: str
     target: str
     partitioner: PartitionerSpec
     side_output: OutputTag | None
     index: int
+    type_number: int = 0
 
     @property
     def label(self) -> str:
@@ -138,8 +149,8 @@ class StreamGraph:
         pact = {"source": "Data Source", "sink": "Data Sink"}
         nodes = []
         for n in self.nodes:
-            preds = [{"id": e.source, "ship_strategy": e.partitioner.kind.value.upper(), "side": "second"}
-                     for e in self.in_edges(n.id)]
+            preds = [{"id": e.source, "ship_strategy": e.partitioner.kind.value.upper(),
+                      "side": "first" if e.type_number == 1 else "second"} for e in self.in_edges(n.id)]
             entry = {"id": n.id, "type": n.name, "pact": pact.get(n.kind, "Operator"), "contents": n.name,
                      "parallelism": n.parallelism}
             if preds:
@@ -148,20 +159,35 @@ class StreamGraph:
         return json.dumps({"nodes": nodes}, indent=2)
 
 
+_Input = tuple[Transformation, PartitionerSpec | None, OutputTag | None]
+
+
 def _physical_inputs(t: Transformation, partitioner: PartitionerSpec | None = None,
-                     tag: OutputTag | None = None) -> list[tuple[Transformation, PartitionerSpec | None, OutputTag | None]]:
+                     tag: OutputTag | None = None) -> list[_Input]:
     """Walk up through virtual nodes; the partitioner nearest the consumer wins."""
     out = []
     for upstream in t.inputs:
-        if upstream.kind == "partition":
-            out += _physical_inputs(upstream, partitioner or upstream.partitioner, tag)
-        elif upstream.kind == "union":
-            out += _physical_inputs(upstream, partitioner, tag)
-        elif upstream.kind == "side_output":
-            out += _physical_inputs(upstream, partitioner, upstream.side_output)
-        else:
-            out.append((upstream, partitioner, tag))
+        out += _resolve_input(upstream, partitioner, tag)
     return out
+
+
+def _resolve_input(upstream: Transformation, partitioner: PartitionerSpec | None,
+                   tag: OutputTag | None) -> list[_Input]:
+    if upstream.kind == "partition":
+        return _physical_inputs(upstream, partitioner or upstream.partitioner, tag)
+    if upstream.kind == "union":
+        return _physical_inputs(upstream, partitioner, tag)
+    if upstream.kind == "side_output":
+        return _physical_inputs(upstream, partitioner, upstream.side_output)
+    return [(upstream, partitioner, tag)]
+
+
+def _numbered_inputs(t: Transformation) -> list[tuple[int, _Input]]:
+    """Each physical input with the input number it feeds: 0 for one input; 1 and 2 for a two-input operator."""
+    if t.kind != "two_input":
+        return [(0, physical) for physical in _physical_inputs(t)]
+    return [(number, physical) for number, upstream in enumerate(t.inputs, start=1)
+            for physical in _resolve_input(upstream, None, None)]
 
 
 def _reachable(env: StreamExecutionEnvironment) -> list[Transformation]:
@@ -198,8 +224,8 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
         sg.graph.add_node(ids[t.id], node=_make_node(env, t, ids[t.id], ids, sg))
     index = 0
     for t in transformations:
-        for upstream, partitioner, tag in _physical_inputs(t):
-            edge = _make_edge(sg.node(ids[upstream.id]), sg.node(ids[t.id]), partitioner, tag, index)
+        for type_number, (upstream, partitioner, tag) in _numbered_inputs(t):
+            edge = _make_edge(sg.node(ids[upstream.id]), sg.node(ids[t.id]), partitioner, tag, index, type_number)
             sg.graph.add_edge(edge.source, edge.target, edge=edge)
             index += 1
     sg.runtime_mode = _resolve_runtime_mode(requested, sg.nodes)
@@ -245,11 +271,12 @@ def _make_node(env: StreamExecutionEnvironment, t: Transformation, node_id: str,
     if group is None:
         ups = {sg.node(ids[u.id]).slot_sharing_group for u, _, _ in _physical_inputs(t)}
         group = ups.pop() if len(ups) == 1 else DEFAULT_SLOT_SHARING_GROUP
-    return StreamNode(node_id, t.name, t.kind, t.operator, parallelism, max_p, t.chaining, group, t.uid, t.keyed, t.id)
+    return StreamNode(node_id, t.name, t.kind, t.operator, parallelism, max_p, t.chaining, group, t.uid, t.keyed, t.id,
+                      t.keyed2)
 
 
 def _make_edge(up: StreamNode, down: StreamNode, partitioner: PartitionerSpec | None, tag: OutputTag | None,
-               index: int) -> StreamEdge:
+               index: int, type_number: int = 0) -> StreamEdge:
     if partitioner is None:
         kind = PartitionerKind.FORWARD if up.parallelism == down.parallelism else PartitionerKind.REBALANCE
         partitioner = PartitionerSpec(kind)
@@ -259,4 +286,4 @@ def _make_edge(up: StreamNode, down: StreamNode, partitioner: PartitionerSpec | 
             f"{down.parallelism}): forward keeps one-to-one channels and needs equal parallelism; "
             f"use rebalance(), rescale(), shuffle(), broadcast() or global_() instead"
         )
-    return StreamEdge(up.id, down.id, partitioner, tag, index)
+    return StreamEdge(up.id, down.id, partitioner, tag, index, type_number)

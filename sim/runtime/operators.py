@@ -111,8 +111,8 @@ class StreamOperator:
         """IDLE / ACTIVE: forwarded unchanged."""
         self.mark_output(status)
 
-    def snapshot_operator_state(self) -> dict | None:
-        """Non-keyed state to put in a checkpoint (None: this operator has none)."""
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
+        """Non-keyed state to put in checkpoint `checkpoint_id` (None: this operator has none)."""
         return None
 
     def fast_state_accesses(self) -> int:
@@ -136,6 +136,10 @@ class StreamOperator:
         if isinstance(self.function, Function):
             self.function = self._call(lambda: copy.deepcopy(self.function), None, has_record=False)
             self._call(lambda: self.function.open(self.runtime_context), None, has_record=False)
+        self._build_paths()
+
+    def _build_paths(self) -> None:
+        """Build the per-record path(s) once the outputs are wired: `process_element` for one input."""
         self.process_element = self._make_process()
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ class SourceOperator(ops.StreamOperator):
     interval_ms = 0
     watermarks: SplitWatermarks | None = None
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         reader = getattr(self, "reader", None)
         state = reader.snapshot_state() if reader is not None else None
         return None if state is None else {"reader": state}

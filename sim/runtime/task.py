@@ -18,8 +18,9 @@ runs it after the input ended: `sort_input()`, then `process_next_key()`
 per key.
 
 Flink counterpart: `StreamTask`, `OperatorChain`, `SourceOperatorStreamTask`,
-`OneInputStreamTask`.
-Simplified: one logical input gate per task (all input edges merged).
+`OneInputStreamTask` (`TwoInputStreamTask` is in `sim.runtime.two_input_task`).
+Simplified: one input gate per task (all input edges merged); a two-input
+task tells its inputs apart by channel.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
 from sim.runtime.time_service import ProcessingTimeService
 from sim.runtime.source_operator import SourceOperator
 from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WindowOperator
-from sim.runtime.watermarks import StatusWatermarkValve, WatermarkStatus
+from sim.runtime.watermarks import StatusWatermarkValve, ValveOutput, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
 from sim.kernel.hashing import key_group_range_for_operator
@@ -241,7 +242,7 @@ class StreamTask:
                 keyed = snap.to_json()
                 full += snap.full_size_bytes
                 checkpointed += snap.checkpointed_size_bytes
-            operator = op.snapshot_operator_state()
+            operator = op.snapshot_operator_state(checkpoint_id)
             if operator is not None:
                 size = len(serde.dumps(operator))
                 full += size
@@ -311,7 +312,10 @@ class StreamTask:
 
         A BATCH keyed chain only collects the records here, to sort them once its input has ended.
         """
-        process = self._head_process if self.sorting is None else self.sorting.add
+        return self._consume(buffer, channel, self._head_process if self.sorting is None else self.sorting.add)
+
+    def _consume(self, buffer: Buffer, channel: int, process: Callable[[Any], None]) -> int:
+        """Hand each record of `buffer` to `process` and each watermark or status to the valve; returns CPU ns."""
         if buffer.timestamps is None:
             for value in buffer.values:
                 process(value)
@@ -331,12 +335,8 @@ class StreamTask:
 
     def _input_mark(self, channel: int, mark: Any) -> None:
         """A watermark or status from one input channel: through the valve, then into the chain (or the sorter)."""
-        if type(mark) is Watermark:
-            out = self.valve.input_watermark(channel, mark.timestamp)
-        else:
-            out = self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
         into = self.head.process_mark if self.sorting is None else self.sorting.mark
-        for element in out.elements():
+        for element in self._valve_output(channel, mark).elements():
             into(element)
 
     def sort_input(self) -> tuple[int, int, int]:
@@ -353,6 +353,12 @@ class StreamTask:
         key, records = self.sorting.next_key()
         self.records_processed += records
         return key, records, self._step_cost(0)
+
+    def _valve_output(self, channel: int, mark: Any) -> ValveOutput:
+        """What the valve makes of a watermark or status from input channel `channel`."""
+        if type(mark) is Watermark:
+            return self.valve.input_watermark(channel, mark.timestamp)
+        return self.valve.input_status(channel, mark is WatermarkStatus.IDLE)
 
     def next_wakeup_us(self) -> int | None:
         """When a processing-time timer or periodic watermark is next due (None: nothing planned)."""

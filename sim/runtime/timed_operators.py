@@ -221,7 +221,7 @@ class _TimedKeyedOperator(_KeyedOperator):
         """Fire every processing-time timer now, whatever its time (BATCH, at the end of a key)."""
         self._fire(lambda: self.timers.poll_processing_time_timer(LONG_MAX), TimeDomain.PROCESSING_TIME)
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         timers = self.timers.snapshot()
         if not timers["event_time"] and not timers["processing_time"]:
             return None
@@ -374,7 +374,7 @@ class WindowOperator(_TimedKeyedOperator):
     def on_timer(self, timer: InternalTimer, domain: TimeDomain) -> None:  # the logic fires its own timers
         raise AssertionError("window timers are fired by the window logic")
 
-    def snapshot_operator_state(self) -> dict | None:
+    def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         snapshot = self.logic.snapshot()
         if not any(snapshot[k] for k in ("contents", "merging", "trigger_state")) and \
                 not snapshot["timers"]["event_time"] and not snapshot["timers"]["processing_time"]:

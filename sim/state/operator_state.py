@@ -1,4 +1,4 @@
-"""Operator (non-keyed) list state: split and union list state, snapshots, and redistribution on rescale.
+"""Operator (non-keyed) state: split and union list state, broadcast state, snapshots, redistribution on rescale.
 
 Layer: `sim.state` (no SimPy). One `OperatorStateBackend` per operator
 subtask holds named lists that are not scoped to a key (a source's offsets,
@@ -15,6 +15,9 @@ compute:
   hands each subtask back exactly its own list.
 - union (`get_union_list_state`): every new subtask gets the whole
   concatenated list, whatever the parallelism.
+- broadcast (`get_broadcast_state`, a map): every subtask checkpoints its own
+  copy. New subtask i reads old subtask i's copy, and when scaling up the
+  extra subtasks read the old copies round robin (i modulo the old count).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sim.api.state import ListState, ListStateDescriptor
+from sim.api.state import ListState, ListStateDescriptor, MapStateDescriptor
+from sim.state.broadcast_state import HeapBroadcastState
 from sim.state.serde import canonical_json, decode, encode
 
 SPLIT = "split"
 UNION = "union"
+BROADCAST = "broadcast"
 FORMAT = "sim-operator-state"
 VERSION = 1
 
@@ -71,7 +76,8 @@ class OperatorStateSnapshot:
     Attributes:
         checkpoint_id: The checkpoint.
         operator: The subtask label, e.g. "source[0]".
-        states: Per state name, its mode ("split" or "union") and its encoded elements.
+        states: Per state name, its mode ("split", "union" or "broadcast") and its encoded elements
+            (for a broadcast state, `[key, value]` pairs in insertion order).
         size_bytes: Size of the canonical JSON of `states` (always a full snapshot).
 
     Flink counterpart: `OperatorStreamStateHandle` with its `StateMetaInfo` offsets.
@@ -123,13 +129,14 @@ class OperatorStateBackend:
 
     Flink counterpart: `DefaultOperatorStateBackend`,
     `RoundRobinOperatorStateRepartitioner`.
-    Simplified: list and union list state only (no broadcast state yet).
+    Simplified: broadcast states are plain dicts (see `sim.state.broadcast_state`).
     """
 
     def __init__(self, operator: str):
         self.operator = operator
         self.accesses = 0
         self._states: dict[str, tuple[str, list[Any]]] = {}
+        self._broadcast: dict[str, dict[Any, Any]] = {}
 
     def get_list_state(self, state_descriptor: ListStateDescriptor) -> ListState:
         """The even-split list state of this descriptor's name."""
@@ -139,9 +146,22 @@ class OperatorStateBackend:
         """The union list state of this descriptor's name."""
         return self._handle(state_descriptor, UNION)
 
+    def get_broadcast_state(self, state_descriptor: MapStateDescriptor) -> HeapBroadcastState:
+        """The broadcast state (a map) of this descriptor's name, created empty on first use."""
+        if not isinstance(state_descriptor, MapStateDescriptor):
+            raise TypeError(f"broadcast state of {self.operator} needs a MapStateDescriptor, got {state_descriptor!r}")
+        name = state_descriptor.name
+        if name in self._states:
+            raise ValueError(f"operator state {name!r} of {self.operator} is {self._states[name][0]} list state, "
+                             f"not broadcast state")
+        return HeapBroadcastState(self, name, self._broadcast.setdefault(name, {}))
+
     def _handle(self, descriptor: ListStateDescriptor, mode: str) -> ListState:
         if not isinstance(descriptor, ListStateDescriptor):
             raise TypeError(f"operator state of {self.operator} needs a ListStateDescriptor, got {descriptor!r}")
+        if descriptor.name in self._broadcast:
+            raise ValueError(f"operator state {descriptor.name!r} of {self.operator} is broadcast state, "
+                             f"not {mode} list state")
         known_mode, values = self._states.setdefault(descriptor.name, (mode, []))
         if known_mode != mode:
             raise ValueError(f"operator state {descriptor.name!r} of {self.operator} is {known_mode} list state, "
@@ -158,6 +178,9 @@ class OperatorStateBackend:
         for name, (mode, values) in sorted(self._states.items()):
             context = f"operator state {name!r} of {self.operator}"
             states[name] = (mode, [encode(v, context) for v in values])
+        for name, entries in sorted(self._broadcast.items()):
+            context = f"broadcast state {name!r} of {self.operator}"
+            states[name] = (BROADCAST, [[encode(k, context), encode(v, context)] for k, v in entries.items()])
         snap = OperatorStateSnapshot(checkpoint_id, self.operator, states)
         snap.size_bytes = len(canonical_json(snap.to_json()["states"]))
         return snap
@@ -174,11 +197,16 @@ class OperatorStateBackend:
             raise ValueError(f"restore of {self.operator}: subtask must be in [0, {parallelism}), got {subtask}")
         share = redistribute_operator_state(snapshots, parallelism)[subtask]
         self._states.clear()
+        self._broadcast.clear()
         for name, (mode, values) in share.items():
-            self._states[name] = (mode, [decode(v) for v in values])
+            if mode == BROADCAST:
+                self._broadcast[name] = {decode(k): decode(v) for k, v in values}
+            else:
+                self._states[name] = (mode, [decode(v) for v in values])
 
     def dispose(self) -> None:
         self._states.clear()
+        self._broadcast.clear()
 
 
 def redistribute_even_split(per_subtask_lists: Sequence[Sequence[Any]], new_parallelism: int,
@@ -220,9 +248,17 @@ def redistribute_union(per_subtask_lists: Sequence[Sequence[Any]], new_paralleli
     return [list(items) for _ in range(new_parallelism)]
 
 
+def redistribute_broadcast(per_subtask_copies: Sequence[Sequence[Any]], new_parallelism: int) -> list[list[Any]]:
+    """Broadcast redistribution: new subtask i reads old copy i, or i modulo the old count when scaling up."""
+    _check_parallelism(new_parallelism)
+    if not per_subtask_copies:
+        return [[] for _ in range(new_parallelism)]
+    return [list(per_subtask_copies[i % len(per_subtask_copies)]) for i in range(new_parallelism)]
+
+
 def redistribute_operator_state(snapshots: Sequence[OperatorStateSnapshot | None],
                                 new_parallelism: int) -> list[dict[str, tuple[str, list[Any]]]]:
-    """Each new subtask's share of every named list state, from the old subtasks' snapshots.
+    """Each new subtask's share of every named operator state, from the old subtasks' snapshots.
 
     Raises:
         ValueError: If one state name has different modes in different snapshots.
@@ -232,14 +268,16 @@ def redistribute_operator_state(snapshots: Sequence[OperatorStateSnapshot | None
     for snap in snapshots:
         for name, (mode, _) in (snap.states.items() if snap is not None else ()):
             if modes.setdefault(name, mode) != mode:
-                raise ValueError(f"operator state {name!r} of {snap.operator} is {mode} list state in checkpoint "
-                                 f"{snap.checkpoint_id}, but {modes[name]} list state in another subtask")
+                raise ValueError(f"operator state {name!r} of {snap.operator} is {mode} state in checkpoint "
+                                 f"{snap.checkpoint_id}, but {modes[name]} state in another subtask")
     shares: list[dict[str, tuple[str, list[Any]]]] = [{} for _ in range(new_parallelism)]
     start = 0
     for name in sorted(modes):
         lists = [list(snap.states[name][1]) if snap is not None and name in snap.states else [] for snap in snapshots]
         if modes[name] == UNION:
             parts = redistribute_union(lists, new_parallelism)
+        elif modes[name] == BROADCAST:
+            parts = redistribute_broadcast(lists, new_parallelism)
         else:
             parts = redistribute_even_split(lists, new_parallelism, start)
             start = next_start_index(sum(len(values) for values in lists), new_parallelism, start)

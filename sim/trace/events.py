@@ -345,7 +345,7 @@ class WatermarkStatusChanged(TraceEvent):
 
 @_event(TraceLevel.CHECKPOINTS)
 class LateElement(TraceEvent):
-    """A window operator refused an element for every window it belongs to, with event time at `watermark`.
+    """A window operator refused an element for every window it belongs to, or an interval join one behind `watermark`.
 
     `outcome` is `side output <tag>` or `dropped`.
     """
