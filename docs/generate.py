@@ -20,7 +20,8 @@ def main() -> None:
     (DOCS / "reference" / "trace-events.md").write_text(catalogue_markdown(), encoding="utf-8")
     for stem, seed in (("01_word_count", 7), ("02_redistribution_order", 1), ("03_aligned_checkpoints", 7),
                        ("04_unaligned_checkpoints", 3), ("06_out_of_order_windows", 1), ("07_session_bridge", 1),
-                       ("08_idle_partition", 1), ("09_timer_timeout", 3)):
+                       ("08_idle_partition", 1), ("09_timer_timeout", 3),
+                       ("10_streaming_vs_batch", 4)):
         scenario = load_scenario(str(DOCS.parent / "scenarios" / f"{stem}.py"))
         _figures(stem, scenario.build(seed).run())
     stalled = load_scenario(str(DOCS.parent / "scenarios" / "08_idle_partition.py")).module.build(1, idleness_ms=None)

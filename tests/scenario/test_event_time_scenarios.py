@@ -87,3 +87,25 @@ def test_silent_sensors_are_reported_at_their_deadline():
     for task in {t.task for t in timers}:
         stamps = [t.timestamp for t in timers if t.task == task]
         assert stamps == sorted(stamps)
+
+
+def test_streaming_and_batch_agree_on_final_results_and_differ_in_the_trace():
+    s = scenario("10_streaming_vs_batch")
+    batch = s.build(4).run()
+    streaming = s.module.build(4, batch=False).run()
+    assert batch.status == streaming.status == "FINISHED"
+    assert sorted(batch.values("windows")) == sorted(streaming.values("windows"))
+    assert s.module.final_totals(batch) == s.module.final_totals(streaming)
+    # STREAMING: one update per sale, progressive watermarks, checkpoints; BATCH: none of these.
+    assert len(streaming.values("totals")) == len(s.module.sales(4))
+    assert len(batch.values("totals")) == len(s.module.STORES)
+    assert {e.watermark for e in of_type(batch, "WatermarkAdvanced")} == {LONG_MAX}
+    assert len({e.watermark for e in of_type(streaming, "WatermarkAdvanced")}) > 10
+    assert of_type(streaming, "CheckpointCompleted") and not of_type(batch, "CheckpointCompleted")
+    # BATCH runs in stages: a keyed stage starts only after the source stage has finished.
+    finished = {e.stage: e.t_us for e in of_type(batch, "StageFinished")}
+    started = {e.stage: (e.t_us, e.tasks) for e in of_type(batch, "StageStarted")}
+    source_stage = next(stage for stage, (_, tasks) in started.items() if any(t.startswith("sales") or
+                                                                              t.startswith("source") for t in tasks))
+    assert all(t >= finished[source_stage] for stage, (t, _) in started.items() if stage != source_stage)
+    assert len(of_type(batch, "KeyProcessed")) == 2 * len(s.module.STORES)
