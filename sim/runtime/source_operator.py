@@ -14,9 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from sim.api.connectors import ReaderPoll
+from sim.api.log import Record
 from sim.runtime import operators as ops
 from sim.runtime.timed_operators import make_announcer
 from sim.runtime.watermarks import SplitWatermarks
+from sim.state import serde
+
+# A log record read whole (`deserializer=lambda r: r`) may travel in channel state or live in keyed state.
+serde.register_type(Record, "LogRecord", lambda r: [r.partition, r.offset, r.key, r.value, r.timestamp, r.append_ms],
+                    lambda d: Record(*d))
 
 
 class SourceOperator(ops.StreamOperator):
