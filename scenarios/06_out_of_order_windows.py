@@ -6,7 +6,9 @@ tumbling window fires when the watermark reaches its end - 1. Most events that
 arrive out of order are still in time. The few that arrive more than the bound
 late find their window already fired and cleaned up: they are late, and go to
 the late-data side output instead of being lost silently. Every click is
-counted exactly once, in a window or in the late output.
+counted exactly once, in a window or in the late output. Run
+`build(seed, bound_ms=2000)` for a watermark that waits longer: fewer late
+clicks, later windows.
 
 Flink concepts: event time, timestamp assigners, bounded-out-of-orderness
 watermarks, periodic watermark emission, tumbling windows, lateness, side
@@ -27,6 +29,7 @@ SEEDS = (1, 2)
 USERS = ("ann", "bob", "cid", "dee", "eve")
 CLICKS = 400
 LATE = OutputTag("late-clicks")
+BOUND_MS = 500
 
 
 def clicks(seed: int) -> list[tuple[str, int]]:
@@ -44,11 +47,11 @@ class CountClicks(ProcessWindowFunction):
         yield key, context.window().start, len(list(elements))
 
 
-def build(seed: int) -> Simulation:
+def build(seed: int, bound_ms: int = BOUND_MS) -> Simulation:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(2)
     env.get_config().set_auto_watermark_interval(50)
-    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(500))
+    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(bound_ms))
                 .with_timestamp_assigner(lambda click, _: click[1]))
     counts = (env.from_source(PacedSource.every(5, clicks(seed)), strategy, "clicks")
               .key_by(lambda click: click[0])
