@@ -128,7 +128,10 @@ class CheckpointCoordinator:
             yield self.env.timeout(max(0, next_at - self.env.now))
             while not self.stopped and not self._may_trigger():
                 self._wakeup = self.env.event()
-                yield self._wakeup | self.env.timeout(max(1, self._earliest_trigger_us() - self.env.now))
+                if len(self.pending) >= self.config.max_concurrent:
+                    yield self._wakeup  # a completion or an abort frees a place (and wakes this process)
+                else:
+                    yield self._wakeup | self.env.timeout(max(1, self._earliest_trigger_us() - self.env.now))
             if self.stopped:
                 return
             self.trigger()
