@@ -13,6 +13,7 @@ from pathlib import Path
 from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
 from sim.scenario.loader import ScenarioError, load_scenario
+from sim.state.storage import CheckpointDirInUseError, CheckpointWriter
 from sim.scenario.result import RunResult
 from sim.trace import Trace, TraceLevel
 from sim.viz import write_figures
@@ -74,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"out/{scenario.name}-seed{seed}")
     out.mkdir(parents=True, exist_ok=True)
     if simulation.checkpoint_dir is None and simulation.env.get_checkpoint_config().is_checkpointing_enabled():
+        # The run's own folder: like trace.jsonl, an earlier run's checkpoints are replaced (savepoints stay).
         simulation.checkpoint_dir = str(out / "checkpoints")
+        CheckpointWriter.clear_earlier_run(simulation.checkpoint_dir)
     result = simulation.run(until_ms=args.until_ms)
     summary = result.summary()
     extra = scenario.report(result)
@@ -139,6 +142,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _draw(args) if args.command == "draw" else _run(args)
-    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, OSError) as exc:
+    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, CheckpointDirInUseError, OSError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2

@@ -62,6 +62,10 @@ _PAYLOAD_KEYS = {"task", "subtask", "checkpoint_id", "operators", "channel_state
 _CHECKPOINT_DIR = re.compile(r"chk-(\d+)$")
 
 
+class CheckpointDirInUseError(ValueError):
+    """A checkpoint directory already holds checkpoints of another run: a new run would mix with them."""
+
+
 class CorruptCheckpointError(ValueError):
     """A checkpoint on disk cannot be trusted: `path` is the file at fault, `reason` what is wrong."""
 
@@ -203,6 +207,21 @@ class CheckpointWriter:
     def __init__(self, root: str | Path, durable: bool = False):
         self.root = Path(root)
         self.durable = durable
+        earlier = sorted(p.name for p in self.root.glob("chk-*")) if self.root.is_dir() else []
+        if earlier:
+            shown = ", ".join(earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+            raise CheckpointDirInUseError(
+                f"checkpoint directory {self.root} already holds checkpoints of an earlier run ({shown}); "
+                f"expected no chk-* entries: choose another directory or remove them")
+
+    @staticmethod
+    def clear_earlier_run(root: str | Path) -> list[str]:
+        """Removes the `chk-*` entries an earlier run left in `root` (savepoints stay); returns their names."""
+        root = Path(root)
+        removed = sorted(p.name for p in root.glob("chk-*")) if root.is_dir() else []
+        for name in removed:
+            shutil.rmtree(root / name)
+        return removed
 
     def _in_progress(self, checkpoint_id: int) -> Path:
         return self.root / f"chk-{checkpoint_id}.inprogress"

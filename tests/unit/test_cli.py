@@ -149,3 +149,24 @@ def test_later_scenarios_run_from_the_command_line(path, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "FINISHED" in printed
     assert (tmp_path / "trace.jsonl").is_file() and (tmp_path / "report.html").is_file()
+
+
+def test_running_again_into_the_same_folder_replaces_the_earlier_checkpoints(tmp_path, capsys):
+    """A second `run` with the same --out works: the earlier run's chk-* are replaced, a savepoint stays."""
+    args = ["run", str(SCENARIOS / "03_aligned_checkpoints.py"), "--seed", "7", "--out", str(tmp_path),
+            "--no-figures", "--until-ms", "300"]
+    assert main(args) == 0
+    first = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    (tmp_path / "checkpoints" / "savepoint-keep").mkdir()
+    (tmp_path / "checkpoints" / "chk-999").mkdir()
+    assert main(args) == 0
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == sorted(first + ["savepoint-keep"])
+
+
+def test_a_checkpoint_directory_in_use_is_refused_before_the_run(tmp_path):
+    from sim.state.storage import CheckpointDirInUseError, CheckpointWriter
+
+    (tmp_path / "chk-3").mkdir()
+    with pytest.raises(CheckpointDirInUseError, match=r"already holds checkpoints of an earlier run \(chk-3\)"):
+        CheckpointWriter(tmp_path)
+    assert (tmp_path / "chk-3").is_dir()
