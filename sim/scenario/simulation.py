@@ -99,7 +99,7 @@ class Simulation:
                 stop.succeed()
 
         backend = self.env.get_state_backend()
-        writer = CheckpointWriter(self.checkpoint_dir) if self.checkpoint_dir else None
+        writer = CheckpointWriter.for_new_run(self.checkpoint_dir) if self.checkpoint_dir else None
         world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__,
                       on_done, self.stdout, backend.kind, backend.incremental, state_dir, writer)
         config = self.env.get_checkpoint_config()

@@ -207,12 +207,22 @@ class CheckpointWriter:
     def __init__(self, root: str | Path, durable: bool = False):
         self.root = Path(root)
         self.durable = durable
-        earlier = sorted(p.name for p in self.root.glob("chk-*")) if self.root.is_dir() else []
+
+    @staticmethod
+    def for_new_run(root: str | Path, durable: bool = False) -> CheckpointWriter:
+        """A writer for a run that starts now; refuses a directory holding another run's checkpoints.
+
+        Raises:
+            CheckpointDirInUseError: `root` has `chk-*` entries, which the new run's would mix with.
+        """
+        root = Path(root)
+        earlier = sorted(p.name for p in root.glob("chk-*")) if root.is_dir() else []
         if earlier:
             shown = ", ".join(earlier[:3]) + (", ..." if len(earlier) > 3 else "")
             raise CheckpointDirInUseError(
-                f"checkpoint directory {self.root} already holds checkpoints of an earlier run ({shown}); "
+                f"checkpoint directory {root} already holds checkpoints of an earlier run ({shown}); "
                 f"expected no chk-* entries: choose another directory or remove them")
+        return CheckpointWriter(root, durable)
 
     @staticmethod
     def clear_earlier_run(root: str | Path) -> list[str]:

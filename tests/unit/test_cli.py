@@ -168,5 +168,5 @@ def test_a_checkpoint_directory_in_use_is_refused_before_the_run(tmp_path):
 
     (tmp_path / "chk-3").mkdir()
     with pytest.raises(CheckpointDirInUseError, match=r"already holds checkpoints of an earlier run \(chk-3\)"):
-        CheckpointWriter(tmp_path)
+        CheckpointWriter.for_new_run(tmp_path)
     assert (tmp_path / "chk-3").is_dir()
