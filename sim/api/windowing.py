@@ -433,8 +433,38 @@ def _processing_time(assigner: WindowAssigner, now_ms: int | None) -> int:
     return now_ms
 
 
+class _EventTime:
+    """The event-time half of an assigner: windows from the element's timestamp, fired by the watermark."""
+
+    def _time_of(self, timestamp: int | None, current_processing_time_ms: int | None) -> int:
+        return _event_timestamp(self, timestamp)
+
+    def get_default_trigger(self) -> Trigger:
+        return EventTimeTrigger()
+
+    def is_event_time(self) -> bool:
+        return True
+
+
+class _ProcessingTime:
+    """The processing-time half of an assigner: windows from the time at arrival; timestamps are ignored."""
+
+    def _time_of(self, timestamp: int | None, current_processing_time_ms: int | None) -> int:
+        return _processing_time(self, current_processing_time_ms)
+
+    def get_default_trigger(self) -> Trigger:
+        return ProcessingTimeTrigger()
+
+    def is_event_time(self) -> bool:
+        return False
+
+
 class _AlignedWindows(WindowAssigner):
-    """Aligned windows of `size`, one starting every `slide` (tumbling: slide == size)."""
+    """Aligned windows of `size`, one starting every `slide` (tumbling: slide == size).
+
+    The time they are aligned on comes from the time-domain half (`_EventTime`
+    or `_ProcessingTime`) each concrete assigner is built with.
+    """
 
     def __init__(self, size: Any, slide: Any, offset: Any = 0):
         self.size = milliseconds_of(size, "window size")
@@ -443,6 +473,9 @@ class _AlignedWindows(WindowAssigner):
         if self.size <= 0 or self.slide <= 0 or abs(self.offset) >= self.slide:
             raise ValueError(f"{type(self).__name__} needs size > 0, slide > 0 and |offset| < slide, "
                              f"got size {self.size}, slide {self.slide}, offset {self.offset}")
+
+    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
+        return self._windows_at(self._time_of(timestamp, current_processing_time_ms))
 
     def _windows_at(self, timestamp: int) -> list[TimeWindow]:
         """Windows `[s, s+size)` for s = last start, last - slide, ... while `s > timestamp - size`."""
@@ -454,33 +487,7 @@ class _AlignedWindows(WindowAssigner):
         return f"{type(self).__name__}(size={self.size}{slide}, offset={self.offset})"
 
 
-class _AlignedEventTimeWindows(_AlignedWindows):
-    """Aligned windows over the element's event timestamp, fired by the watermark."""
-
-    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
-        return self._windows_at(_event_timestamp(self, timestamp))
-
-    def get_default_trigger(self) -> Trigger:
-        return EventTimeTrigger()
-
-    def is_event_time(self) -> bool:
-        return True
-
-
-class _AlignedProcessingTimeWindows(_AlignedWindows):
-    """Aligned windows over the processing time at arrival; element timestamps are ignored."""
-
-    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
-        return self._windows_at(_processing_time(self, current_processing_time_ms))
-
-    def get_default_trigger(self) -> Trigger:
-        return ProcessingTimeTrigger()
-
-    def is_event_time(self) -> bool:
-        return False
-
-
-class TumblingEventTimeWindows(_AlignedEventTimeWindows):
+class TumblingEventTimeWindows(_EventTime, _AlignedWindows):
     """Back-to-back event-time windows `[start, start+size)`."""
 
     @staticmethod
@@ -488,7 +495,7 @@ class TumblingEventTimeWindows(_AlignedEventTimeWindows):
         return TumblingEventTimeWindows(size, size, offset)
 
 
-class SlidingEventTimeWindows(_AlignedEventTimeWindows):
+class SlidingEventTimeWindows(_EventTime, _AlignedWindows):
     """Overlapping event-time windows of `size`, one starting every `slide`; descending start order."""
 
     @staticmethod
@@ -496,7 +503,7 @@ class SlidingEventTimeWindows(_AlignedEventTimeWindows):
         return SlidingEventTimeWindows(size, slide, offset)
 
 
-class TumblingProcessingTimeWindows(_AlignedProcessingTimeWindows):
+class TumblingProcessingTimeWindows(_ProcessingTime, _AlignedWindows):
     """Back-to-back windows over the processing time at arrival."""
 
     @staticmethod
@@ -504,7 +511,7 @@ class TumblingProcessingTimeWindows(_AlignedProcessingTimeWindows):
         return TumblingProcessingTimeWindows(size, size, offset)
 
 
-class SlidingProcessingTimeWindows(_AlignedProcessingTimeWindows):
+class SlidingProcessingTimeWindows(_ProcessingTime, _AlignedWindows):
     """Overlapping windows over the processing time at arrival; descending start order."""
 
     @staticmethod
@@ -513,51 +520,35 @@ class SlidingProcessingTimeWindows(_AlignedProcessingTimeWindows):
 
 
 class _SessionWindows(MergingWindowAssigner):
-    """Each element opens `[t, t+gap)`; windows that overlap or touch merge into one session."""
+    """Each element opens `[t, t+gap)` at its time; windows that overlap or touch merge into one session."""
 
     def __init__(self, gap: Any):
         self.gap = milliseconds_of(gap, "session gap")
         if self.gap <= 0:
             raise ValueError(f"{type(self).__name__} needs a gap > 0 ms, got {self.gap}")
 
+    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
+        start = self._time_of(timestamp, current_processing_time_ms)
+        return [TimeWindow(start, start + self.gap)]
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(gap={self.gap})"
 
 
-class EventTimeSessionWindows(_SessionWindows):
+class EventTimeSessionWindows(_EventTime, _SessionWindows):
     """Sessions over event time: each element opens `[ts, ts+gap)`."""
 
     @staticmethod
     def with_gap(gap: Any) -> EventTimeSessionWindows:
         return EventTimeSessionWindows(gap)
 
-    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
-        start = _event_timestamp(self, timestamp)
-        return [TimeWindow(start, start + self.gap)]
 
-    def get_default_trigger(self) -> Trigger:
-        return EventTimeTrigger()
-
-    def is_event_time(self) -> bool:
-        return True
-
-
-class ProcessingTimeSessionWindows(_SessionWindows):
+class ProcessingTimeSessionWindows(_ProcessingTime, _SessionWindows):
     """Sessions over the processing time at arrival: each element opens `[now, now+gap)`."""
 
     @staticmethod
     def with_gap(gap: Any) -> ProcessingTimeSessionWindows:
         return ProcessingTimeSessionWindows(gap)
-
-    def assign_windows(self, element: Any, timestamp: int | None, current_processing_time_ms: int | None) -> list:
-        now = _processing_time(self, current_processing_time_ms)
-        return [TimeWindow(now, now + self.gap)]
-
-    def get_default_trigger(self) -> Trigger:
-        return ProcessingTimeTrigger()
-
-    def is_event_time(self) -> bool:
-        return False
 
 
 class GlobalWindows(WindowAssigner):
