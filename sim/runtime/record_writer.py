@@ -60,12 +60,8 @@ class RecordWriter:
         """Whether this writer feeds a blocking (BATCH) exchange, which the buffer timeout never flushes."""
         self._open_ts: list[list[Any]] = [[] for _ in channels]
         self._marks = [0] * len(channels)
-        if timestamped:
-            self.emit = self._make_timestamped_emit()
-        elif selector is None:
-            self.emit = self._emit_broadcast
-        elif trace.records:
-            self.emit = self._emit_traced
+        if timestamped or selector is None or trace.records:
+            self.emit = self._make_general_emit()
         else:
             self.emit = self._make_emit()
 
@@ -119,28 +115,31 @@ class RecordWriter:
 
         return emit
 
-    def _make_timestamped_emit(self) -> Callable[[Any], None]:
-        """The per-record path of an event-time job: each record is written with `clock.timestamp`."""
+    def _make_general_emit(self) -> Callable[[Any], None]:
+        """Every other path, each part only if needed: broadcast to all channels, a `RecordSent` per
+        channel (records-level traces), and the record's `clock.timestamp` (jobs that use event time).
+        """
         select, open_buffers, open_ts, cap, finish, failed = self._select, self._open, self._open_ts, self._cap, \
             self._finish, self._route_failed
-        clock, trace, channels = self._clock, self._trace, self.channels
-        indexes = range(len(channels))
+        clock, channels, task, timestamped = self._clock, self.channels, self._task, self.timestamped
+        trace = self._trace if self._trace.records else None
+        every_channel = range(len(channels))
 
         def emit(value: Any) -> None:
             if select is None:
-                targets = indexes
+                targets = every_channel
             else:
                 try:
                     targets = (select(value),)
                 except Exception as exc:
                     raise failed(value, exc) from exc
-            timestamp = clock.timestamp
             for index in targets:
-                if trace.records:
-                    trace.emit(RecordSent(clock.now_us, self._task, channels[index].id, stable_repr(value)))
+                if trace is not None:
+                    trace.emit(RecordSent(clock.now_us, task, channels[index].id, stable_repr(value)))
                 buf = open_buffers[index]
                 buf.append(value)
-                open_ts[index].append(timestamp)
+                if timestamped:
+                    open_ts[index].append(clock.timestamp)
                 if len(buf) >= cap:
                     finish(index, "full")
 
@@ -152,25 +151,6 @@ class RecordWriter:
             buf.append(mark)
             self._open_ts[index].append(MARK)
             self._marks[index] += 1
-            if len(buf) >= self._cap:
-                self._finish(index, "full")
-
-    def _emit_traced(self, value: Any) -> None:
-        try:
-            index = self._select(value)
-        except Exception as exc:
-            raise self._route_failed(value, exc) from exc
-        self._trace.emit(RecordSent(self._clock.now_us, self._task, self.channels[index].id, stable_repr(value)))
-        buf = self._open[index]
-        buf.append(value)
-        if len(buf) >= self._cap:
-            self._finish(index, "full")
-
-    def _emit_broadcast(self, value: Any) -> None:
-        for index, buf in enumerate(self._open):
-            if self._trace.records:
-                self._trace.emit(RecordSent(self._clock.now_us, self._task, self.channels[index].id, stable_repr(value)))
-            buf.append(value)
             if len(buf) >= self._cap:
                 self._finish(index, "full")
 
