@@ -31,6 +31,22 @@ from sim.state.serde import dumps
 from sim.state.snapshot import KeyedStateSnapshot, KeyGroupData, restore_plan
 
 STATE_KINDS = ("value", "list", "map", "reducing", "aggregating")
+
+NO_VALUE = object()
+"""What a merging state holds for a key that has none yet (None is a value a reduce may produce)."""
+
+
+def merging_rule(descriptor: Any) -> Callable[[Any, Any], Any]:
+    """`rule(current or NO_VALUE, added) -> new` for a reducing or aggregating state, whatever the backend.
+
+    Reducing: the first value is kept as it is, later ones are reduced into it.
+    Aggregating: a fresh accumulator is created for the first value, then `add` folds each one in.
+    """
+    if hasattr(descriptor, "agg_function"):
+        fn = descriptor.agg_function
+        return lambda current, value: fn.add(value, fn.create_accumulator() if current is NO_VALUE else current)
+    reduce = descriptor.reduce
+    return lambda current, value: value if current is NO_VALUE else reduce(current, value)
 BACKEND_KINDS = ("hashmap", "rocksdb")
 
 

@@ -20,11 +20,9 @@ from sim.api.state import (
     AggregatingState, ListState, MapState, ReducingState, State, StateDescriptor, ValueState,
 )
 from sim.kernel.hashing import KeyGroupRange
-from sim.state.backend import KeyedStateBackend
+from sim.state.backend import NO_VALUE, KeyedStateBackend, merging_rule
 from sim.state.serde import canonical_json, decode, dumps, encode
 from sim.state.snapshot import KeyedStateSnapshot, KeyGroupData
-
-_MISSING = object()
 
 
 class _HeapState:
@@ -160,19 +158,14 @@ class HeapMapState(_HeapState, MapState):
         return not self._map()
 
 
-class HeapReducingState(_HeapState, ReducingState):
-    """A value per key combined with each added value at once; `add(None)` clears (as in Flink)."""
+class _HeapMergingState(_HeapState):
+    """A state that folds each added value into one per key (`merging_rule`); `add(None)` clears (as in Flink)."""
 
-    __slots__ = ("_reduce",)
+    __slots__ = ("_merge",)
 
     def __init__(self, backend: HeapKeyedStateBackend, descriptor: Any, table: dict[Any, Any]):
         super().__init__(backend, descriptor, table)
-        self._reduce: Callable[[Any, Any], Any] = descriptor.reduce
-
-    def get(self) -> Any:
-        backend = self._backend
-        backend.accesses += 1
-        return self._table.get(backend.current_key)
+        self._merge = merging_rule(descriptor)
 
     def add(self, value: Any) -> None:
         if value is None:
@@ -180,11 +173,22 @@ class HeapReducingState(_HeapState, ReducingState):
             return
         backend = self._backend
         backend.accesses += 2
-        current = self._table.get(backend.current_key, _MISSING)
-        self._table[backend.current_key] = value if current is _MISSING else self._reduce(current, value)
+        key = backend.current_key
+        self._table[key] = self._merge(self._table.get(key, NO_VALUE), value)
 
 
-class HeapAggregatingState(_HeapState, AggregatingState):
+class HeapReducingState(_HeapMergingState, ReducingState):
+    """A value per key combined with each added value at once."""
+
+    __slots__ = ()
+
+    def get(self) -> Any:
+        backend = self._backend
+        backend.accesses += 1
+        return self._table.get(backend.current_key)
+
+
+class HeapAggregatingState(_HeapMergingState, AggregatingState):
     """An accumulator per key; `get()` is the function's result (None when unset)."""
 
     __slots__ = ("_fn",)
@@ -196,19 +200,8 @@ class HeapAggregatingState(_HeapState, AggregatingState):
     def get(self) -> Any:
         backend = self._backend
         backend.accesses += 1
-        acc = self._table.get(backend.current_key, _MISSING)
-        return None if acc is _MISSING else self._fn.get_result(acc)
-
-    def add(self, value: Any) -> None:
-        if value is None:
-            self.clear()
-            return
-        backend = self._backend
-        backend.accesses += 2
-        acc = self._table.get(backend.current_key, _MISSING)
-        if acc is _MISSING:
-            acc = self._fn.create_accumulator()
-        self._table[backend.current_key] = self._fn.add(value, acc)
+        acc = self._table.get(backend.current_key, NO_VALUE)
+        return None if acc is NO_VALUE else self._fn.get_result(acc)
 
 
 _HANDLES: dict[str, type] = {

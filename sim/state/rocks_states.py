@@ -9,16 +9,14 @@ See `sim.state.rocks` for the row layout.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sim.api.state import AggregatingState, ListState, MapState, ReducingState, StateDescriptor, ValueState
+from sim.state.backend import NO_VALUE, merging_rule
 from sim.state.serde import dumps, loads, parse_json
 
 if TYPE_CHECKING:
     from sim.state.rocks import RocksDBKeyedStateBackend
-
-_NO_ACCUMULATOR = object()
-
 
 def row_key(group: int, name: str, key_bytes: bytes, user_key_bytes: bytes = b"") -> bytes:
     """Builds a row key from its parts (see the module docstring)."""
@@ -169,17 +167,14 @@ class RocksMapState(_RocksState, MapState):
             self._backend._delete(row)
 
 
-class RocksReducingState(_RocksState, ReducingState):
-    """A serialized value per key, combined with each added value; `add(None)` clears."""
+class _RocksMergingState(_RocksState):
+    """A serialized value per key that each added value is folded into (`merging_rule`); `add(None)` clears."""
 
-    __slots__ = ("_reduce",)
+    __slots__ = ("_merge",)
 
     def __init__(self, backend: RocksDBKeyedStateBackend, descriptor: Any):
         super().__init__(backend, descriptor)
-        self._reduce: Callable[[Any, Any], Any] = descriptor.reduce
-
-    def get(self) -> Any:
-        return self._read()
+        self._merge = merging_rule(descriptor)
 
     def add(self, value: Any) -> None:
         if value is None:
@@ -187,11 +182,20 @@ class RocksReducingState(_RocksState, ReducingState):
             return
         row = self._row()
         data = self._backend._get(row)
-        new = value if data is None else self._reduce(loads(data), value)
+        new = self._merge(NO_VALUE if data is None else loads(data), value)
         self._backend._put(row, dumps(new, self._context))
 
 
-class RocksAggregatingState(_RocksState, AggregatingState):
+class RocksReducingState(_RocksMergingState, ReducingState):
+    """A serialized value per key, combined with each added value."""
+
+    __slots__ = ()
+
+    def get(self) -> Any:
+        return self._read()
+
+
+class RocksAggregatingState(_RocksMergingState, AggregatingState):
     """A serialized accumulator per key; `get()` decodes it and returns the function's result."""
 
     __slots__ = ("_fn",)
@@ -201,17 +205,8 @@ class RocksAggregatingState(_RocksState, AggregatingState):
         self._fn = descriptor.agg_function
 
     def get(self) -> Any:
-        acc = self._read(_NO_ACCUMULATOR)
-        return None if acc is _NO_ACCUMULATOR else self._fn.get_result(acc)
-
-    def add(self, value: Any) -> None:
-        if value is None:
-            self.clear()
-            return
-        row = self._row()
-        data = self._backend._get(row)
-        acc = self._fn.create_accumulator() if data is None else loads(data)
-        self._backend._put(row, dumps(self._fn.add(value, acc), self._context))
+        acc = self._read(NO_VALUE)
+        return None if acc is NO_VALUE else self._fn.get_result(acc)
 
 
 HANDLES: dict[str, type] = {
