@@ -115,6 +115,19 @@ class StreamOperator:
         """Non-keyed state to put in checkpoint `checkpoint_id` (None: this operator has none)."""
         return None
 
+    def restore_operator_state(self, states: list[dict | None], subtask: int, parallelism: int) -> None:
+        """Take this operator's share of restored non-keyed state, before `open()`.
+
+        `states` holds, per old subtask in old subtask order, what
+        `snapshot_operator_state` returned there (None where it returned
+        None); `subtask` and `parallelism` are the new ones, so an operator
+        can split or union its state when the job was rescaled. An operator
+        that keeps no operator state has nothing to restore.
+        """
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint `checkpoint_id` completed on the JobManager (Flink's `CheckpointListener`): nothing by default."""
+
     def fast_state_accesses(self) -> int:
         """Keyed-state accesses made without the backend's state objects (for the cost model)."""
         return 0

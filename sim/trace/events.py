@@ -132,6 +132,170 @@ class RunStopped(TraceEvent):
     reason: str
 
 
+# --- faults and recovery ----------------------------------------------------------
+
+
+@_event(TraceLevel.JOB)
+class FaultInjected(TraceEvent):
+    """The fault injector applied one fault of the run's `FaultPlan`.
+
+    `fault` is the fault's kind (`crash_taskmanager`, `fail_task`,
+    `raise_at_record`, `partition`, `partition_healed`, `slow_link`,
+    `slow_link_ended`, `slow_checkpoint_store`, `slow_checkpoint_store_ended`,
+    `lose_rpc`, `taskmanager_back`); `target` what it hit (`tm-1`,
+    `map[2]`, `tm-0<->jobmanager`); `detail` the rest in words.
+    """
+
+    fault: str
+    target: str
+    detail: str
+
+
+@_event(TraceLevel.JOB)
+class RpcLost(TraceEvent):
+    """An RPC between the JobManager and a TaskManager was lost (a fault, or a partition between them).
+
+    `rpc` is what it carried (`trigger checkpoint 3`, `acknowledge checkpoint 3`,
+    `notify checkpoint 3 complete`, `heartbeat`); `target` the TaskManager.
+    """
+
+    rpc: str
+    target: str
+
+
+@_event(TraceLevel.JOB)
+class TaskManagerLost(TraceEvent):
+    """The JobManager declared a TaskManager lost: no heartbeat for `silent_us`. Its slots are gone."""
+
+    taskmanager: str
+    silent_us: int
+
+
+@_event(TraceLevel.JOB)
+class TaskManagerJoined(TraceEvent):
+    """A TaskManager (re)joined the cluster: its slots can be used again."""
+
+    taskmanager: str
+
+
+@_event(TraceLevel.JOB)
+class TaskCanceled(TraceEvent):
+    """A subtask was stopped because the job fails over (or stops); its in-flight data is gone."""
+
+    task: str
+    attempt: int
+
+
+@_event(TraceLevel.JOB)
+class JobFailing(TraceEvent):
+    """The JobManager learned of a failure and fails the job over: every task of `region` is canceled.
+
+    `cause` says what failed (a task's error, or a lost TaskManager);
+    `attempt` is the execution attempt that failed.
+    """
+
+    cause: str
+    attempt: int
+    region: list[str]
+
+
+@_event(TraceLevel.JOB)
+class RestartScheduled(TraceEvent):
+    """The restart strategy allowed a restart: attempt `attempt` is deployed after `delay_us`."""
+
+    strategy: str
+    attempt: int
+    delay_us: int
+
+
+@_event(TraceLevel.JOB)
+class RestartRefused(TraceEvent):
+    """The restart strategy allows no more restarts (`reason`): the job fails."""
+
+    strategy: str
+    reason: str
+
+
+@_event(TraceLevel.JOB)
+class WaitingForResources(TraceEvent):
+    """A restart needs `slots_needed` slots but only `slots_available` are alive: it waits for a TaskManager."""
+
+    slots_needed: int
+    slots_available: int
+
+
+@_event(TraceLevel.JOB)
+class JobRestored(TraceEvent):
+    """Attempt `attempt` starts from a snapshot: `checkpoint_id` (None: from nothing, sources from the start).
+
+    `kind` is "checkpoint", "savepoint" or "none"; `path` the snapshot's directory
+    name relative to its root, or None for a checkpoint kept in memory.
+    """
+
+    attempt: int
+    checkpoint_id: int | None
+    kind: str
+    path: str | None
+
+
+@_event(TraceLevel.JOB)
+class CheckpointSkipped(TraceEvent):
+    """A restore passed over checkpoint `checkpoint_id` because its files are damaged (`reason`)."""
+
+    checkpoint_id: int
+    reason: str
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class StateRestored(TraceEvent):
+    """A subtask took its share of a snapshot before opening: operators with state, key groups, bytes."""
+
+    task: str
+    checkpoint_id: int
+    operators: int
+    key_groups: int
+    size_bytes: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class ChannelStateReplayed(TraceEvent):
+    """A restored subtask processed the in-flight data of an unaligned checkpoint on `channel`, before new input."""
+
+    task: str
+    channel: str
+    buffers: int
+    records: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class TransactionPreCommitted(TraceEvent):
+    """A transactional sink pre-committed transaction `txn` (holding `records`) for checkpoint `checkpoint_id`."""
+
+    task: str
+    checkpoint_id: int
+    txn: str
+    records: int
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class TransactionCommitted(TraceEvent):
+    """A transactional sink committed `txn`; `recovered` when it was re-committed from restored state."""
+
+    task: str
+    txn: str
+    records: int
+    recovered: bool
+
+
+@_event(TraceLevel.CHECKPOINTS)
+class TransactionAborted(TraceEvent):
+    """A transactional sink aborted `txn` (the transaction open at the restored checkpoint, or at cancel)."""
+
+    task: str
+    txn: str
+    records: int
+
+
 # --- BATCH execution --------------------------------------------------------------
 
 
