@@ -36,6 +36,7 @@ from sim.api.windowing import (
 from sim.api.checkpointing import (
     CheckpointConfig, CheckpointingMode, EmbeddedRocksDBStateBackend, HashMapStateBackend, StateBackend,
 )
+from sim.api.restart_strategy import RestartStrategies, RestartStrategyConfiguration
 from sim.api.state import (
     AggregateFunction, AggregatingState, AggregatingStateDescriptor, BroadcastState, ListState, ListStateDescriptor,
     MapState, MapStateDescriptor, ReadOnlyBroadcastState, ReducingState, ReducingStateDescriptor, StateDescriptor,
@@ -45,6 +46,7 @@ from sim.api.transformations import ChainingStrategy, PartitionerKind
 from sim.api.typeinfo import TypeInformation, Types
 
 __all__ = [
+    "RestartStrategies", "RestartStrategyConfiguration",
     "BaseBroadcastProcessFunction", "BroadcastConnectedStream", "BroadcastProcessFunction", "BroadcastState",
     "BroadcastStream", "CoFlatMapFunction", "CoMapFunction", "CoProcessFunction", "ConnectedStreams", "IntervalJoin",
     "IntervalJoined", "KeyedBroadcastProcessFunction", "KeyedCoProcessFunction", "ProcessJoinFunction",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
+from sim.api.restart_strategy import FallbackRestartStrategyConfiguration, RestartStrategyConfiguration
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode, HashMapStateBackend, StateBackend
 from sim.api.connectors import CollectionSource, NumberSequenceSource, Source
 from sim.api.eventtime import DEFAULT_AUTO_WATERMARK_INTERVAL_MS, WatermarkStrategy
@@ -81,6 +82,7 @@ class StreamExecutionEnvironment:
         self._state_backend: StateBackend = HashMapStateBackend()
         self._config = ExecutionConfig()
         self._runtime_mode = RuntimeExecutionMode.STREAMING
+        self._restart_strategy: RestartStrategyConfiguration = FallbackRestartStrategyConfiguration()
         self.transformations: list[Transformation] = []
 
     @staticmethod
@@ -159,6 +161,18 @@ class StreamExecutionEnvironment:
 
     def get_checkpointing_mode(self) -> CheckpointingMode:
         return self._checkpoint_config.get_checkpointing_mode()
+
+    def set_restart_strategy(self, restart_strategy_configuration: RestartStrategyConfiguration
+                             ) -> StreamExecutionEnvironment:
+        """How a failed job restarts, e.g. `RestartStrategies.fixed_delay_restart(3, 1000)` (see `RestartStrategies`)."""
+        if not isinstance(restart_strategy_configuration, RestartStrategyConfiguration):
+            raise TypeError(f"set_restart_strategy needs a configuration from RestartStrategies, "
+                            f"got {type(restart_strategy_configuration).__name__}")
+        self._restart_strategy = restart_strategy_configuration
+        return self
+
+    def get_restart_strategy(self) -> RestartStrategyConfiguration:
+        return self._restart_strategy
 
     def set_state_backend(self, state_backend: StateBackend) -> StreamExecutionEnvironment:
         if not isinstance(state_backend, StateBackend):

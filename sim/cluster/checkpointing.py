@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sim.api.transformations import PartitionerKind
 from sim.kernel.clock import ns_to_us_carry
 from sim.runtime.barriers import BarrierHandler
+from sim.runtime.operators import UserFunctionError
 from sim.runtime.checkpoint_events import (
     AbortReason, BarrierKind, CancelCheckpointMarker, CheckpointBarrier, CheckpointOptions,
 )
@@ -111,8 +112,25 @@ class TaskCheckpointing:
         self.thread.wake()
 
     def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint `checkpoint_id` completed: backends and operators (a transactional sink commits) hear of it.
+
+        An operator that raises here fails the task, as in Flink.
+        """
+        if self.thread.stopped or self.thread.failed:
+            return
         for backend in self.thread.task.keyed_backends():
             backend.notify_checkpoint_complete(checkpoint_id)
+        try:
+            for op in self.thread.task.operators.values():
+                op.notify_checkpoint_complete(checkpoint_id)
+        except UserFunctionError as exc:
+            self.thread.fail_externally(exc)
+
+    def cancel(self) -> None:
+        """The task stopped: every checkpoint in progress here is dropped (no file is written for it)."""
+        for checkpoint_id in sorted(self.running):
+            self.notify_checkpoint_aborted(checkpoint_id)
+        self.actions.clear()
 
     def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
         entry = self.running.pop(checkpoint_id, None)
@@ -181,7 +199,8 @@ class TaskCheckpointing:
             self.trace.emit(CheckpointDeclined(self.env.now, self.thread.id, checkpoint_id, reason.name))
         self.thread.broadcast_event(CancelCheckpointMarker(checkpoint_id))
         if self.coordinator is not None:
-            self.coordinator._rpc(lambda: self.coordinator.decline(checkpoint_id, self.thread.id, reason))
+            self.coordinator.rpc(lambda: self.coordinator.decline(checkpoint_id, self.thread.id, reason),
+                                 "acknowledge", self.thread.taskmanager, f"decline checkpoint {checkpoint_id}")
 
     def block_channel(self, channel: int) -> None:
         if self.trace.checkpoints:
@@ -282,9 +301,11 @@ class TaskCheckpointing:
             if self.trace.checkpoints:
                 self.trace.emit(CheckpointDeclined(self.env.now, self.thread.id, cid,
                                                    f"{AbortReason.ASYNC_PHASE_FAILED.name}: {exc}"))
-            self.coordinator._rpc(lambda: self.coordinator.decline(cid, self.thread.id, AbortReason.ASYNC_PHASE_FAILED))
+            self.coordinator.rpc(lambda: self.coordinator.decline(cid, self.thread.id, AbortReason.ASYNC_PHASE_FAILED),
+                                 "acknowledge", self.thread.taskmanager, f"decline checkpoint {cid}")
             return
-        self.coordinator._rpc(lambda: self.coordinator.acknowledge(cid, ack))
+        self.coordinator.rpc(lambda: self.coordinator.acknowledge(cid, ack), "acknowledge", self.thread.taskmanager,
+                             f"acknowledge checkpoint {cid}")
 
     def _channel_state(self, entry: SubtaskCheckpoint) -> int:
         """Put the recorded in-flight buffers into the payload; returns their size in bytes."""

@@ -112,6 +112,13 @@ class CheckpointCoordinator:
         self.last_completion_us: int | None = None
         self.consecutive_failures = 0
         self.stopped = False
+        self.suspended = False
+        self.not_before_us = 0
+        self.conditions: Any = None
+        self.savepoint_writer: Any = None
+        self.savepoints: dict[int, dict[str, Any]] = {}
+        self.on_savepoint: Callable[[CompletedCheckpoint], None] | None = None
+        self.operators: dict[str, dict[str, int]] = {}
         self._wakeup: simpy.Event | None = None
 
     # --- triggering -------------------------------------------------------------------
@@ -128,7 +135,7 @@ class CheckpointCoordinator:
             yield self.env.timeout(max(0, next_at - self.env.now))
             while not self.stopped and not self._may_trigger():
                 self._wakeup = self.env.event()
-                if len(self.pending) >= self.config.max_concurrent:
+                if len(self.pending) >= self.config.max_concurrent or self.suspended:
                     yield self._wakeup  # a completion or an abort frees a place (and wakes this process)
                 else:
                     yield self._wakeup | self.env.timeout(max(1, self._earliest_trigger_us() - self.env.now))
@@ -139,20 +146,56 @@ class CheckpointCoordinator:
 
     def _earliest_trigger_us(self) -> int:
         if self.last_completion_us is None:
-            return self.env.now
-        return self.last_completion_us + ms_to_us(self.config.min_pause_ms)
+            return max(self.env.now, self.not_before_us)
+        return max(self.last_completion_us + ms_to_us(self.config.min_pause_ms), self.not_before_us)
 
     def _may_trigger(self) -> bool:
-        return len(self.pending) < self.config.max_concurrent and self.env.now >= self._earliest_trigger_us()
+        return (not self.suspended and len(self.pending) < self.config.max_concurrent
+                and self.env.now >= self._earliest_trigger_us())
+
+    # --- failover -------------------------------------------------------------------------
+
+    def suspend(self) -> None:
+        """The job fails over: abort every pending checkpoint (TASK_FAILED) and trigger none until `resume`."""
+        self.suspended = True
+        for cid in sorted(self.pending):
+            self.abort(cid, AbortReason.TASK_FAILED)
+
+    def resume(self, threads: list[TaskThread]) -> None:
+        """A new execution attempt runs `threads`: periodic checkpoints start again one interval from now."""
+        self.threads = threads
+        self.suspended = False
+        if self.config.is_checkpointing_enabled():
+            self.not_before_us = self.env.now + ms_to_us(self.config.interval_ms)
+        self._wake()
+
+    def restored(self, checkpoint_id: int) -> None:
+        """The job starts from snapshot `checkpoint_id`: new checkpoint ids continue after it, as in Flink."""
+        self.next_id = max(self.next_id, checkpoint_id + 1)
+
+    def writer_for(self, checkpoint_id: int) -> Any:
+        """Where the files of `checkpoint_id` go: the savepoint directory for a savepoint."""
+        return self.savepoint_writer if checkpoint_id in self.savepoints else self.writer
 
     def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.triggered:
             self._wakeup.succeed()
 
+    def trigger_savepoint(self, name: str | None, stop: bool) -> int | None:
+        """Take a savepoint (always aligned) into the savepoint directory; `stop`: the job ends after it."""
+        if self.savepoint_writer is None:
+            raise ValueError("a savepoint needs a directory: Simulation(savepoint_dir=...)")
+        cid = self.next_id
+        self.savepoints[cid] = {"name": name or f"{cid}", "stop": stop}
+        if self.trigger(savepoint=True) is None:
+            del self.savepoints[cid]
+            return None
+        return cid
+
     def trigger(self, savepoint: bool = False) -> int | None:
         """Start checkpoint `next_id` now; returns its id, or None when no task is running."""
         running = [t for t in self.threads if not t.finished]
-        if not any(t.is_root() for t in running):
+        if self.suspended or not any(t.is_root() for t in running):
             return None
         cid, now = self.next_id, self.env.now
         self.next_id += 1
@@ -161,12 +204,16 @@ class CheckpointCoordinator:
         self.trace.emit(CheckpointTriggered(now, cid, savepoint, barrier.options.is_unaligned, len(running)))
         for thread in running:
             if thread.is_root():
-                self._rpc(lambda th=thread: th.checkpointing.trigger_received(barrier))
+                self.rpc(lambda th=thread: th.checkpointing.trigger_received(barrier), "trigger", thread.taskmanager,
+                         f"trigger checkpoint {cid}")
         timeout_us = ms_to_us(self.config.timeout_ms)
         self.env.schedule_call(timeout_us, lambda: self.abort(cid, AbortReason.EXPIRED))
         return cid
 
-    def _rpc(self, call: Callable[[], None]) -> None:
+    def rpc(self, call: Callable[[], None], kind: str = "any", taskmanager: str = "", what: str = "") -> None:
+        """An RPC between the JobManager and `taskmanager`, unless a fault loses it (then traced as lost)."""
+        if self.conditions is not None and self.conditions.rpc_lost(kind, taskmanager, what):
+            return
         self.env.call_after(self.rpc_latency_us, call)
 
     # --- from the tasks ---------------------------------------------------------------
@@ -206,11 +253,15 @@ class CheckpointCoordinator:
         cid, now = pending.checkpoint_id, self.env.now
         del self.pending[cid]
         path = None
-        if self.writer is not None:
+        writer = self.writer_for(cid)
+        savepoint = self.savepoints.get(cid)
+        if writer is not None:
             handles = [a.handle for _, a in sorted(pending.acks.items()) if a.handle is not None]
             kind = "savepoint" if pending.barrier.options.is_savepoint else "checkpoint"
-            path = str(self.writer.finalize(cid, kind, {"trigger_us": pending.trigger_us, "completed_us": now},
-                                            handles))
+            metadata = {"trigger_us": pending.trigger_us, "completed_us": now, "operators": self.operators}
+            if savepoint is not None:
+                metadata["name"] = savepoint["name"]
+            path = str(writer.finalize(cid, kind, metadata, handles))
         payloads = {task: a.payload for task, a in sorted(pending.acks.items()) if a.payload is not None}
         finished = tuple(sorted(task for task, a in pending.acks.items() if a.finished))
         self.completed.append(CompletedCheckpoint(cid, pending.trigger_us, now,
@@ -226,8 +277,13 @@ class CheckpointCoordinator:
         for older in sorted(k for k in self.pending if k < cid):
             if not self.pending[older].barrier.options.is_savepoint:
                 self.abort(older, AbortReason.SUBSUMED)
-        for thread in self.threads:
-            self._rpc(lambda th=thread: th.checkpointing.notify_checkpoint_complete(cid))
+        if savepoint is None or savepoint["stop"]:
+            # Intermediate savepoints commit no side effects (Flink 1.15 and later).
+            for thread in self.threads:
+                self.rpc(lambda th=thread: th.checkpointing.notify_checkpoint_complete(cid), "notify",
+                         thread.taskmanager, f"notify checkpoint {cid} complete")
+        if savepoint is not None and self.on_savepoint is not None:
+            self.on_savepoint(self.completed[-1])
         self._wake()
 
     def abort(self, checkpoint_id: int, reason: AbortReason) -> None:
@@ -239,7 +295,8 @@ class CheckpointCoordinator:
             self.writer.abort(checkpoint_id)
         self.trace.emit(CheckpointAborted(self.env.now, checkpoint_id, reason.name))
         for thread in self.threads:
-            self._rpc(lambda th=thread: th.checkpointing.notify_checkpoint_aborted(checkpoint_id))
+            self.rpc(lambda th=thread: th.checkpointing.notify_checkpoint_aborted(checkpoint_id), "notify",
+                     thread.taskmanager, f"notify checkpoint {checkpoint_id} aborted")
         if reason in COUNTED_FAILURES:
             self.consecutive_failures += 1
             if self.consecutive_failures > self.config.tolerable_failures:

@@ -39,19 +39,23 @@ def slots_needed(eg: ExecutionGraph) -> dict[str, int]:
     return need
 
 
-def place(eg: ExecutionGraph, cluster: ClusterSpec) -> dict[str, Placement]:
-    """Assign every subtask a (TaskManager, slot).
+def place(eg: ExecutionGraph, cluster: ClusterSpec, taskmanagers: list[str] | None = None) -> dict[str, Placement]:
+    """Assign every subtask a (TaskManager, slot), on `taskmanagers` (default: all of the cluster's, in order).
+
+    After a TaskManager is lost, a restart places the job on the ones that are left.
 
     Raises:
         ClusterTooSmallError: naming the groups and the slots they need.
     """
+    tms = cluster.taskmanager_names if taskmanagers is None else list(taskmanagers)
     need = slots_needed(eg)
     total = sum(need.values())
-    if total > cluster.total_slots:
+    if total > len(tms) * cluster.slots_per_task_manager:
         groups = ", ".join(f"group {g!r} needs {n}" for g, n in need.items())
         raise ClusterTooSmallError(
-            f"the job needs {total} task slots ({groups}) but the cluster has {cluster.total_slots} "
-            f"({cluster.task_managers} task managers x {cluster.slots_per_task_manager} slots)"
+            f"the job needs {total} task slots ({groups}) but the cluster has "
+            f"{len(tms) * cluster.slots_per_task_manager} "
+            f"({len(tms)} task managers x {cluster.slots_per_task_manager} slots)"
         )
     offset, base = 0, {}
     for group, n in need.items():
@@ -61,5 +65,5 @@ def place(eg: ExecutionGraph, cluster: ClusterSpec) -> dict[str, Placement]:
     for s in eg.subtasks:
         global_slot = base[s.vertex.slot_sharing_group] + s.index
         tm = global_slot // cluster.slots_per_task_manager
-        placements[s.id] = Placement(s.id, f"tm-{tm}", global_slot % cluster.slots_per_task_manager)
+        placements[s.id] = Placement(s.id, tms[tm], global_slot % cluster.slots_per_task_manager)
     return placements

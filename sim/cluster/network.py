@@ -198,6 +198,11 @@ class ChannelLink:
         self.gate: InputGate | None = None
         self.blocked = False
         self.on_overtaken: Callable[[int, list[Any]], None] | None = None
+        self.dead = False
+        """The attempt this channel belongs to was canceled, or a machine at one end crashed: nothing moves."""
+        self.conditions: Any = None
+        """Faults that may slow or hold this (remote) link: `sim.cluster.injector.Conditions`, with `machines`."""
+        self.machines: tuple[str, str] = ("", "")
         # sender side
         self.queue: deque[Any] = deque()
         self.backlog = 0
@@ -269,7 +274,7 @@ class ChannelLink:
 
     def try_send(self) -> None:
         """Ship queued items in order while the head is an event or credit remains (once released)."""
-        if not self.released:
+        if not self.released or self.dead:
             return
         queue = self.queue
         while queue:
@@ -294,10 +299,14 @@ class ChannelLink:
             arrival = now
         else:
             start = max(now, self.nic.busy_until_us)
-            done = start + self.link.transfer_us(item.size_bytes)
+            factor = 1 if self.conditions is None else self.conditions.link_factor(*self.machines)
+            done = start + self.link.transfer_us(item.size_bytes) * factor
             self.nic.busy_until_us = done
             jitter = self.rng.randint(0, self.link.jitter_us) if self.link.jitter_us else 0
-            arrival = max(done + self.link.latency_us + jitter, self.last_arrival_us)
+            arrival = max(done + self.link.latency_us * factor + jitter, self.last_arrival_us)
+            if self.conditions is not None:
+                # A partition holds the data until it heals (the transport retransmits), then it crosses.
+                arrival = max(arrival, self.conditions.partitioned_until(*self.machines) + self.link.latency_us)
         self.last_arrival_us = arrival
         if isinstance(item, CheckpointBarrier):
             if self.trace.checkpoints:
@@ -313,6 +322,8 @@ class ChannelLink:
     # --- receiver -------------------------------------------------------------------
 
     def _deliver(self, item: Any, backlog: int) -> None:
+        if self.dead:
+            return
         if getattr(item, "is_priority", False):
             self.received.appendleft(item)
             self.gate.notify(self, priority=True)
@@ -358,8 +369,16 @@ class ChannelLink:
 
     def _latency_us(self) -> int:
         """One-way latency of this channel's link (0 for a local channel)."""
-        return 0 if self.link is None else self.link.latency_us
+        if self.link is None:
+            return 0
+        if self.conditions is None:
+            return self.link.latency_us
+        c, latency = self.conditions, self.link.latency_us
+        return max(latency * c.link_factor(*self.machines),
+                   c.partitioned_until(*self.machines) + latency - self.env.now)
 
     def _credit_arrived(self, credits: int) -> None:
+        if self.dead:
+            return
         self.credit += credits
         self.try_send()

@@ -91,6 +91,10 @@ class ClusterSpec:
         rpc_latency_us: one-way latency of RPCs between the JobManager and a TaskManager
             (checkpoint triggers, acknowledgements, notifications).
         checkpoint_storage: where snapshots are uploaded.
+        heartbeat_interval_ms: how often the JobManager hears from each TaskManager (Flink's
+            `heartbeat.interval`, 10 s).
+        heartbeat_timeout_ms: silence after which a TaskManager is declared lost (`heartbeat.timeout`,
+            50 s); the JobManager notices at the next heartbeat round.
     """
 
     task_managers: int = 1
@@ -102,12 +106,16 @@ class ClusterSpec:
     costs: CostModel = field(default_factory=CostModel)
     rpc_latency_us: int = 1_000
     checkpoint_storage: StorageSpec = field(default_factory=StorageSpec)
+    heartbeat_interval_ms: int = 10_000
+    heartbeat_timeout_ms: int = 50_000
 
     def __post_init__(self) -> None:
         _positive("ClusterSpec", "task_managers", self.task_managers)
         _positive("ClusterSpec", "slots_per_task_manager", self.slots_per_task_manager)
         _positive("ClusterSpec", "cores_per_task_manager", self.cores_per_task_manager)
         _positive("ClusterSpec", "rpc_latency_us", self.rpc_latency_us, 0)
+        _positive("ClusterSpec", "heartbeat_interval_ms", self.heartbeat_interval_ms)
+        _positive("ClusterSpec", "heartbeat_timeout_ms", self.heartbeat_timeout_ms)
         names = set(self.taskmanager_names)
         for pair, spec in self.links.items():
             if not (isinstance(pair, tuple) and len(pair) == 2 and set(pair) <= names and pair[0] != pair[1]):

@@ -35,9 +35,10 @@ import simpy
 from sim.cluster.network import ChannelLink, InputGate, ResultPartition
 from sim.kernel.clock import ns_to_us_carry
 from sim.kernel.stable import stable_repr
-from sim.runtime.operators import UserFunctionError
+from sim.runtime.operators import InjectedFault, UserFunctionError
 from sim.runtime.task import StreamTask
 from sim.trace import (
+    ChannelStateReplayed, FaultInjected,
     BackpressureEnded, BackpressureStarted, BufferConsumed, BufferFlushed, ChannelEventReceived, InputEnded,
     InputSorted, KeyProcessed, SourceRecordsEmitted, TaskFailed, TaskFinished, TimersRan, Trace,
 )
@@ -101,6 +102,7 @@ class TaskThread:
         self.upstream: list[TaskThread] = []
         self.checkpointing: Any = None
         self.storage: Any = None
+        self.taskmanager = ""
         self.carry_ns = 0
         self.busy_us = 0
         self.backpressured_us = 0
@@ -108,6 +110,11 @@ class TaskThread:
         self.ended_us: int | None = None
         self.deployed = False
         """Whether the thread was started (in BATCH a later stage's tasks may never be, if the job fails first)."""
+        self.stopped = False
+        """Canceled by a failover, or its TaskManager died: it ended without finishing or failing."""
+        self.failed = False
+        self.recovering = False
+        self.process: simpy.Process | None = None
 
     # --- services for checkpointing -------------------------------------------------------
 
@@ -151,7 +158,7 @@ class TaskThread:
     def _mailbox(self):
         """Generator: run pending checkpoint steps and any priority barrier waiting at the gate."""
         cp = self.checkpointing
-        if cp is None:
+        if cp is None or self.recovering:
             return
         while True:
             priority = self._priority_event()
@@ -191,7 +198,7 @@ class TaskThread:
     def start(self) -> None:
         self.deployed = True
         self.started_us = self.env.now
-        self.env.process(self.run_mailbox())
+        self.process = self.env.process(self.run_mailbox())
         if self.buffer_timeout_us > 0 and any(p.bounded for p in self.partitions):
             self.env.process(self.run_output_flusher())
 
@@ -203,11 +210,40 @@ class TaskThread:
             if self.task.is_source:
                 yield from self._run_source()
             else:
+                yield from self._replay_channel_state()
                 yield from self._run_inputs()
         except UserFunctionError as exc:
             self._fail(exc)
             return
+        except simpy.Interrupt:
+            return  # stopped: canceled by a failover, or the TaskManager died
         self._finish()
+
+    def _replay_channel_state(self):
+        """Generator: process the restored in-flight buffers of an unaligned checkpoint before any new input.
+
+        No checkpoint step runs meanwhile: a barrier that arrives waits until the
+        restored data is through, so the next checkpoint's channel state cannot miss it.
+        """
+        recovered = getattr(self.task, "recovered_inputs", None)
+        if not recovered:
+            return
+        self.recovering = True
+        links = self.gate.links
+        counts: dict[int, list[int]] = {}
+        for channel, buffer in recovered:
+            yield from self._await_output()
+            self.task.begin_step(self.env.now)
+            self.in_step = True
+            yield from self._charge(self.task.process_buffer(buffer, channel))
+            count = counts.setdefault(channel, [0, 0])
+            count[0] += 1
+            count[1] += buffer.records
+        self.recovering = False
+        if self.trace.checkpoints:
+            for channel in sorted(counts):
+                buffers, records = counts[channel]
+                self.trace.emit(ChannelStateReplayed(self.env.now, self.id, links[channel].id, buffers, records))
 
     def _fire_timers(self):
         """Generator: run due processing-time callbacks as one step; returns True if any ran."""
@@ -387,9 +423,37 @@ class TaskThread:
         self.trace.emit(TaskFinished(self.env.now, self.id))
         self.on_done(self, None)
 
-    def _fail(self, exc: UserFunctionError) -> None:
-        self.finished = True
+    def stop(self) -> bool:
+        """Stop this thread where it is (a failover cancels it, or its machine died); False if it had ended.
+
+        Its checkpoints in progress are dropped; what it wrote to its channels stays
+        there, and the channels are silenced by the world.
+        """
+        if self.finished:
+            return False
+        self.finished = self.stopped = True
         self.ended_us = self.env.now
+        if self.checkpointing is not None:
+            self.checkpointing.cancel()
+        if self.process is not None and self.process.is_alive and self.env.active_process is not self.process:
+            self.process.interrupt("stopped")
+        return True
+
+    def fail_externally(self, cause: BaseException) -> None:
+        """The task fails now with `cause`, wherever it is (an injected fault, or a failed notification)."""
+        if self.finished:
+            return
+        error = cause if isinstance(cause, UserFunctionError) else UserFunctionError(
+            self.task.head.label, None, cause, has_record=False)
+        self.stop()
+        self.stopped = False
+        self._fail(error)
+
+    def _fail(self, exc: UserFunctionError) -> None:
+        self.finished = self.failed = True
+        self.ended_us = self.env.now
+        if isinstance(exc.cause, InjectedFault) and exc.has_record:
+            self.trace.emit(FaultInjected(self.env.now, "raise_at_record", exc.operator, str(exc.cause)))
         record = stable_repr(exc.record) if exc.has_record else None
         failure = TaskFailure(self.id, exc.operator, f"{type(exc.cause).__name__}: {exc.cause}", record,
                               _portable_traceback(exc.cause))

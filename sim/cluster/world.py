@@ -34,21 +34,25 @@ from sim.trace import TaskDeployed, Trace
 class CheckpointStorage:
     """The checkpoint store as one TaskManager sees it: uploads queue behind each other; files are real."""
 
-    def __init__(self, spec: StorageSpec, writer: Any):
+    def __init__(self, spec: StorageSpec, writer: Any, conditions: Any = None):
         self.spec = spec
         self.writer = writer
+        self.conditions = conditions
         self.busy_until_us = 0
 
     def upload_us(self, now_us: int, size_bytes: int) -> int:
-        """How long until an upload of `size_bytes` started now is durable."""
+        """How long until an upload of `size_bytes` started now is durable (longer while the store is slow)."""
         start = max(now_us, self.busy_until_us)
-        self.busy_until_us = start + self.spec.upload_us(size_bytes)
+        factor = 1 if self.conditions is None else self.conditions.store_factor()
+        self.busy_until_us = start + self.spec.upload_us(size_bytes) * factor
         return self.busy_until_us - now_us
 
     def write(self, checkpoint_id: int, task: str, subtask: int, payload: dict | None) -> Any:
-        if self.writer is None or payload is None:
+        """Write one subtask's file; `writer` may be a function of the checkpoint id (savepoints go elsewhere)."""
+        writer = self.writer(checkpoint_id) if callable(self.writer) else self.writer
+        if writer is None or payload is None:
             return None
-        return self.writer.write_subtask(checkpoint_id, task, subtask, payload)
+        return writer.write_subtask(checkpoint_id, task, subtask, payload)
 
 
 class World:
@@ -58,14 +62,17 @@ class World:
                  rng: RngStreams, sink_log: Callable[[str], SinkLog],
                  on_done: Callable[[TaskThread, TaskFailure | None], None], stdout: Any = None,
                  state_backend: str = "hashmap", incremental: bool = False, state_dir: str | None = None,
-                 checkpoint_writer: Any = None):
+                 checkpoint_writer: Any = None, taskmanagers: list[str] | None = None, attempt: int = 0,
+                 conditions: Any = None):
         self.env = env
         self.eg = eg
         self.cluster = cluster
+        self.attempt = attempt
+        self.conditions = conditions
         self.state_backend = (state_backend, incremental, state_dir)
-        self.storage = {tm: CheckpointStorage(cluster.checkpoint_storage, checkpoint_writer)
+        self.storage = {tm: CheckpointStorage(cluster.checkpoint_storage, checkpoint_writer, conditions)
                         for tm in cluster.taskmanager_names}
-        self.placements: dict[str, Placement] = place(eg, cluster)
+        self.placements: dict[str, Placement] = place(eg, cluster, taskmanagers)
         self.nics = {name: Nic() for name in cluster.taskmanager_names}
         self.links = self._make_links(trace, rng)
         self.threads: list[TaskThread] = []
@@ -92,8 +99,11 @@ class World:
         for ch in self.eg.channels:
             src, dst = self.placements[ch.producer].taskmanager, self.placements[ch.consumer].taskmanager
             spec = None if src == dst else self.cluster.link_between(src, dst)
-            links[ch.id] = ChannelLink(self.env, ch, spec, self.nics[src], self.cluster.network, trace,
-                                       rng.stream(f"network.jitter.{ch.id}"), blocking=edges[ch.edge_index].blocking)
+            link = ChannelLink(self.env, ch, spec, self.nics[src], self.cluster.network, trace,
+                               rng.stream(f"network.jitter.{ch.id}"), blocking=edges[ch.edge_index].blocking)
+            if spec is not None and self.conditions is not None:
+                link.conditions, link.machines = self.conditions, (src, dst)
+            links[ch.id] = link
         return links
 
     def _threads_per_tm(self) -> dict[str, int]:
@@ -123,6 +133,7 @@ class World:
             thread = TaskThread(self.env, task, trace, cores.get(placement.taskmanager), inputs, outputs,
                                 self.cluster.network, timeout_us, on_done)
             thread.storage = self.storage[placement.taskmanager]
+            thread.taskmanager = placement.taskmanager
             holder.append(thread)
             self.threads.append(thread)
         by_id = {t.id: t for t in self.threads}
@@ -138,6 +149,25 @@ class World:
     def dispose(self) -> None:
         for thread in self.threads:
             thread.task.dispose()
+
+    def on_taskmanager(self, taskmanager: str) -> list[TaskThread]:
+        """The task threads placed on `taskmanager`, in execution-graph order."""
+        return [t for t in self.threads if self.placements[t.id].taskmanager == taskmanager]
+
+    def kill_taskmanager(self, taskmanager: str) -> None:
+        """`taskmanager` died: its threads stop where they are, and its channels carry nothing more."""
+        for thread in self.on_taskmanager(taskmanager):
+            thread.stop()
+        for ch in self.eg.channels:
+            if taskmanager in (self.placements[ch.producer].taskmanager, self.placements[ch.consumer].taskmanager):
+                self.links[ch.id].dead = True
+
+    def cancel(self) -> list[str]:
+        """Stop every thread still running and silence every channel (failover); returns the stopped ids."""
+        stopped = [t.id for t in self.threads if t.stop()]
+        for link in self.links.values():
+            link.dead = True
+        return stopped
 
     def _deploy(self, thread: TaskThread) -> None:
         p = self.placements[thread.id]

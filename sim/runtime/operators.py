@@ -63,6 +63,19 @@ class UserFunctionError(Exception):
         super().__init__(f"{operator} failed{where}: {type(cause).__name__}: {cause}")
 
 
+END_OF_INPUT = (1 << 63) - 1
+"""The checkpoint id under which operators keep what they commit once the whole job has finished.
+
+Flink takes a final checkpoint after the input ends and commits on its
+completion; here the job master calls `notify_checkpoint_complete(END_OF_INPUT)`
+on every operator once every task has finished.
+"""
+
+
+class InjectedFault(RuntimeError):
+    """What a user function raises when a fault plan says so (a crash at the Nth record)."""
+
+
 def _discard(value: Any) -> None:
     pass
 

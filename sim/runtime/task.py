@@ -112,6 +112,8 @@ class StreamTask:
         if self.batch:
             self.time.quiesce()
         self.time_fired = 0
+        self.failures_armed: dict[str, int] = {}
+        """Operator id -> the record (counted from 1) at which a fault plan makes it raise."""
         self._build()
         self.head = self.operators[subtask.vertex.head.id]
         self.valve = None
@@ -301,6 +303,8 @@ class StreamTask:
         for op in reversed(list(self.operators.values())):
             self._wire(op)
             op.open()
+            if op.node.id in self.failures_armed:
+                op.process_element = _failing_at(op, self.failures_armed[op.node.id])
         self._head_process = self.head.process_element
 
     @property
@@ -456,3 +460,18 @@ def _fan_out(targets: list[Callable[[Any], None]]) -> Callable[[Any], None]:
             target(value)
 
     return emit
+
+
+def _failing_at(op: ops.StreamOperator, record: int) -> Callable[[Any], None]:
+    """`op`'s per-record path, raising `InjectedFault` at its `record`-th record (a fault plan's crash)."""
+    inner, seen = op.process_element, 0
+
+    def process_element(value: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == record:
+            raise ops.UserFunctionError(op.label, value, ops.InjectedFault(
+                f"injected fault: {op.label} raises at its record {record}"))
+        inner(value)
+
+    return process_element

@@ -20,7 +20,7 @@ from sim.cluster.coordinator import CompletedCheckpoint
 from sim.graph import ExecutionGraph
 from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, checkpoint_stats, subtask_records
 from sim.runtime.operators import SinkLog
-from sim.trace import BatchExecutionPlanned, Trace
+from sim.trace import BatchExecutionPlanned, FaultInjected, JobFailing, JobRestored, RestartRefused, Trace
 from sim.trace.chrome import write_chrome_trace
 
 
@@ -81,6 +81,16 @@ class RunResult:
     sink_ids: dict[int, str] = field(default_factory=dict)
     events_processed: int = 0
     completed_checkpoints: list[CompletedCheckpoint] = field(default_factory=list)
+    attempts: int = 1
+    """Execution attempts: 1 plus the number of restarts."""
+    failures: list[TaskFailure] = field(default_factory=list)
+    """Every task failure of the run, in order, including those the job recovered from."""
+    savepoints: list[str] = field(default_factory=list)
+    """The directories of the savepoints the run took."""
+
+    @property
+    def restarts(self) -> int:
+        return self.attempts - 1
 
     @cached_property
     def checkpoints(self) -> list[CheckpointStats]:
@@ -149,6 +159,8 @@ class RunResult:
                  f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
         if self.failure:
             lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
+        if self.attempts > 1 or self.failures:
+            lines.append(self._recovery_summary())
         for plan in self.trace.of_type(BatchExecutionPlanned):
             lines.append(f"runtime mode BATCH (asked for {plan.requested_mode}): {plan.stages} stage(s), each "
                          f"started when the stages it reads from had finished; checkpointing {plan.checkpointing}")
@@ -162,6 +174,22 @@ class RunResult:
         for m in self.metrics.values():
             lines.append(f"{m.task:<{width}}{m.taskmanager:<6}{m.records_in:>9}{m.records_out:>9}"
                          f"{m.share(m.busy_us):>7.0%}{m.share(m.backpressured_us):>8.0%}{m.share(m.idle_us):>7.0%}")
+        return "\n".join(lines)
+
+    def _recovery_summary(self) -> str:
+        """Failures and restarts, one line each, from the trace."""
+        lines = [f"recovery: {len(self.failures)} task failure(s), {self.restarts} restart(s)"]
+        for e in self.trace.events:
+            if isinstance(e, FaultInjected):
+                lines.append(f"  {e.t_us / 1000:>10.3f} ms  fault: {e.detail}")
+            elif isinstance(e, JobFailing):
+                lines.append(f"  {e.t_us / 1000:>10.3f} ms  attempt {e.attempt} fails over: {e.cause}")
+            elif isinstance(e, JobRestored):
+                what = "nothing (sources from the start)" if e.checkpoint_id is None else \
+                    f"{e.kind} {e.checkpoint_id}"
+                lines.append(f"  {e.t_us / 1000:>10.3f} ms  attempt {e.attempt} restored from {what}")
+            elif isinstance(e, RestartRefused):
+                lines.append(f"  {e.t_us / 1000:>10.3f} ms  no restart: {e.reason}")
         return "\n".join(lines)
 
     def _checkpoint_summary(self) -> str:

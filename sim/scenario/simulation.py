@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode
@@ -22,7 +23,8 @@ from sim.api.environment import DEFAULT_JOB_NAME, StreamExecutionEnvironment, re
 from sim.cluster.coordinator import CheckpointCoordinator
 from sim.cluster.deployment import slots_needed
 from sim.cluster.spec import ClusterSpec
-from sim.cluster.taskthread import TaskFailure, TaskThread
+from sim.cluster.faults import FaultPlan
+from sim.cluster.jobmaster import JobMaster
 from sim.cluster.world import World
 from sim.graph import build_execution_graph, build_job_graph, build_stream_graph
 from sim.kernel.clock import ms_to_us
@@ -31,7 +33,9 @@ from sim.kernel.rng import RngStreams
 from sim.runtime.operators import SinkLog
 from sim.scenario.result import RunResult, SubtaskMetrics
 from sim.state.storage import CheckpointWriter
-from sim.trace import BatchExecutionPlanned, JobFinished, JobStarted, RunStopped, TaskFailed, Trace, TraceLevel
+from sim.runtime.restore import plan_restore
+from sim.state.storage import load_savepoint
+from sim.trace import BatchExecutionPlanned, JobFinished, JobStarted, RunStopped, Trace, TraceLevel
 
 
 class Simulation:
@@ -48,25 +52,61 @@ class Simulation:
         checkpoint_dir: write completed checkpoints as files here (default: the checkpoint
             config's storage dir; with neither, checkpoints stay in memory, like Flink's
             JobManager storage).
+        faults: what goes wrong, and when (`FaultPlan`); nothing by default.
+        restore_from: a savepoint (or retained checkpoint) directory the job starts from; the
+            job may have another parallelism, and state is matched to operators by `uid`.
+        allow_non_restored_state: start even if the snapshot holds state of operators this
+            job does not have (Flink's `--allowNonRestoredState`).
+        savepoint_dir: where `trigger_savepoint` and `stop_with_savepoint` write.
     """
 
     def __init__(self, env: StreamExecutionEnvironment, cluster: ClusterSpec | None = None, seed: int = 0,
                  trace_level: TraceLevel = TraceLevel.BUFFERS, job_name: str = DEFAULT_JOB_NAME,
-                 stdout: Any = None, checkpoint_dir: str | None = None):
+                 stdout: Any = None, checkpoint_dir: str | None = None, faults: FaultPlan | None = None,
+                 restore_from: str | Path | None = None, allow_non_restored_state: bool = False,
+                 savepoint_dir: str | Path | None = None):
         if not isinstance(env, StreamExecutionEnvironment):
             raise TypeError(f"Simulation needs a StreamExecutionEnvironment, got {type(env).__name__}")
         if type(seed) is not int:
             raise TypeError(f"seed must be an int, got {seed!r}")
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise TypeError(f"faults must be a FaultPlan, got {type(faults).__name__}")
         self.env = env
         self.seed = seed
         self.trace_level = TraceLevel(trace_level)
         self.job_name = job_name
         self.stdout = stdout
         self.checkpoint_dir = checkpoint_dir or env.get_checkpoint_config().get_checkpoint_storage_dir()
+        self.faults = faults or FaultPlan()
+        self.allow_non_restored_state = allow_non_restored_state
+        self.savepoint_dir = savepoint_dir
+        self.savepoint_requests: list[tuple[int, str | None, bool]] = []
         env.get_checkpoint_config().validate()
         sg = build_stream_graph(env, job_name)
         self.execution_graph = build_execution_graph(build_job_graph(sg))
         self.cluster = cluster or ClusterSpec.local(sum(slots_needed(self.execution_graph).values()))
+        # Loaded (and verified) now, so a missing or damaged savepoint is reported before anything runs.
+        self.restore_from = load_savepoint(restore_from) if restore_from is not None else None
+        if self.restore_from is not None:
+            plan_restore(self.restore_from, self.execution_graph, allow_non_restored_state)
+
+    def trigger_savepoint(self, at_ms: int, name: str | None = None) -> Simulation:
+        """Take a savepoint at virtual time `at_ms` into `savepoint_dir` (as `savepoint-<name>`)."""
+        return self._savepoint(at_ms, name, stop=False)
+
+    def stop_with_savepoint(self, at_ms: int, name: str | None = None) -> Simulation:
+        """At `at_ms`, take a savepoint, let its commits happen, then stop the job (status FINISHED)."""
+        return self._savepoint(at_ms, name, stop=True)
+
+    def _savepoint(self, at_ms: int, name: str | None, stop: bool) -> Simulation:
+        if self.savepoint_dir is None:
+            raise ValueError("a savepoint needs a directory: Simulation(..., savepoint_dir=...)")
+        if type(at_ms) is not int or at_ms < 0:
+            raise ValueError(f"savepoint time must be a non-negative int of ms, got {at_ms!r}")
+        if self.execution_graph.job_graph.stream_graph.batch:
+            raise ValueError("a job in BATCH mode takes no savepoints")
+        self.savepoint_requests.append((at_ms, name, stop))
+        return self
 
     def run(self, until_ms: int | None = None) -> RunResult:
         """Run until the job finishes or fails (or `until_ms` of virtual time passes)."""
@@ -76,60 +116,69 @@ class Simulation:
     def _run(self, until_ms: int | None, state_dir: str) -> RunResult:
         kernel = SimEnvironment()
         trace = Trace(self.trace_level)
-        outputs = {n.id: SinkLog() for n in self.execution_graph.job_graph.stream_graph.nodes if n.kind == "sink"}
-        remaining = [len(self.execution_graph.subtasks)]
-        failures: list[TaskFailure] = []
+        eg = self.execution_graph
+        sg = eg.job_graph.stream_graph
+        outputs = {n.id: SinkLog() for n in sg.nodes if n.kind == "sink"}
         stop = kernel.event()
-        coordinator: list[CheckpointCoordinator] = []
+        status: list[str] = []
 
-        def on_done(thread: TaskThread, failure: TaskFailure | None) -> None:
-            remaining[0] -= 1
-            if failure is not None:
-                failures.append(failure)
-            elif coordinator:
-                coordinator[0].task_finished(thread.id)
-            if (failure is not None or remaining[0] == 0) and not stop.triggered:
-                stop.succeed()
-
-        def fail_job(reason: str) -> None:
-            failure = TaskFailure("jobmanager", "checkpoint coordinator", reason, None, "")
-            trace.emit(TaskFailed(kernel.now, failure.task, failure.operator, reason, None, ""))
-            failures.append(failure)
+        def on_end(final: str) -> None:
+            status.append(final)
             if not stop.triggered:
                 stop.succeed()
 
         backend = self.env.get_state_backend()
-        writer = CheckpointWriter.for_new_run(self.checkpoint_dir) if self.checkpoint_dir else None
-        world = World(kernel, self.execution_graph, self.cluster, trace, RngStreams(self.seed), outputs.__getitem__,
-                      on_done, self.stdout, backend.kind, backend.incremental, state_dir, writer)
         config = self.env.get_checkpoint_config()
-        sg = self.execution_graph.job_graph.stream_graph
+        writer = CheckpointWriter.for_new_run(self.checkpoint_dir) if self.checkpoint_dir else None
+        coordinator = None
+        master: list[JobMaster] = []
         if not sg.batch:
-            coordinator.append(CheckpointCoordinator(kernel, config, trace, self.cluster.rpc_latency_us,
-                                                     world.threads, writer, fail_job))
-            world.attach_checkpointing(coordinator[0], _handler_mode(config))
-        trace.emit(JobStarted(0, self.job_name, len(world.threads), self.seed))
+            coordinator = CheckpointCoordinator(
+                kernel, config, trace, self.cluster.rpc_latency_us, [], writer,
+                lambda reason: master[0].fail(f"checkpoint coordinator: {reason}"))
+            coordinator.operators = {n.state_id: {"parallelism": n.parallelism, "max_parallelism": n.max_parallelism}
+                                     for n in sg.nodes}
+            if self.savepoint_dir is not None:
+                coordinator.savepoint_writer = CheckpointWriter(self.savepoint_dir)
+                coordinator.on_savepoint = lambda done: self._savepoint_done(done, coordinator, master[0])
+        world_args = {"rng": RngStreams(self.seed), "sink_log": outputs.__getitem__, "stdout": self.stdout,
+                      "backend": (backend.kind, backend.incremental, state_dir), "writer": writer,
+                      "handler_mode": _handler_mode(config)}
+        master.append(JobMaster(kernel, eg, self.cluster, trace, world_args["rng"], world_args, coordinator,
+                                self.env.get_restart_strategy(), config.is_checkpointing_enabled(), self.faults,
+                                self.restore_from, self.allow_non_restored_state, on_end))
+        trace.emit(JobStarted(0, self.job_name, len(eg.subtasks), self.seed))
         if sg.batch:
-            trace.emit(BatchExecutionPlanned(0, sg.requested_mode.name, len(self.execution_graph.job_graph.stages),
+            trace.emit(BatchExecutionPlanned(0, sg.requested_mode.name, len(eg.job_graph.stages),
                                              _checkpointing_in_batch(config)))
-        world.start(trace)
-        for c in coordinator:
-            c.start()
+        master[0].start()
+        if coordinator is not None:
+            coordinator.start()
+            for at_ms, name, stop_job in self.savepoint_requests:
+                kernel.schedule_call(ms_to_us(at_ms), lambda n=name, s=stop_job: coordinator.trigger_savepoint(n, s))
         if until_ms is not None:
             kernel.schedule_call(ms_to_us(until_ms), lambda: stop.triggered or stop.succeed())
         kernel.run(until=stop)
-        for c in coordinator:
-            c.stop()
-        world.dispose()
-        status = "FAILED" if failures else "FINISHED" if remaining[0] == 0 else "RUNNING"
-        if status == "RUNNING":
+        if coordinator is not None:
+            coordinator.stop()
+        for world in master[0].worlds:
+            world.dispose()
+        final = status[0] if status else "RUNNING"
+        if final == "RUNNING":
             trace.emit(RunStopped(kernel.now, f"until_ms={until_ms} reached"))
         else:
-            trace.emit(JobFinished(kernel.now, self.job_name, status))
-        return RunResult(self.job_name, self.seed, status, kernel.now, outputs, trace,
-                         _metrics(world, kernel.now), self.execution_graph, world.placements,
-                         failures[0] if failures else None, _sink_ids(self.execution_graph),
-                         kernel.events_processed, coordinator[0].completed if coordinator else [])
+            trace.emit(JobFinished(kernel.now, self.job_name, final))
+        failures = master[0].failures
+        world = master[0].world
+        return RunResult(self.job_name, self.seed, final, kernel.now, outputs, trace, _metrics(world, kernel.now),
+                         eg, world.placements, failures[0] if failures and final == "FAILED" else None,
+                         _sink_ids(eg), kernel.events_processed, coordinator.completed if coordinator else [],
+                         attempts=master[0].attempt + 1, failures=list(failures),
+                         savepoints=[c.path for c in (coordinator.completed if coordinator else []) if c.savepoint])
+
+    def _savepoint_done(self, done: Any, coordinator: CheckpointCoordinator, master: JobMaster) -> None:
+        if coordinator.savepoints.get(done.checkpoint_id, {}).get("stop"):
+            master.stop_with_savepoint(done)
 
 
 def _checkpointing_in_batch(config: CheckpointConfig) -> str:

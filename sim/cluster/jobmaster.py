@@ -1,0 +1,328 @@
+"""The job master: deploys a job's execution attempts, hears of failures, and restarts from the latest snapshot.
+
+Layer: `sim.cluster` (the simulated world). One per run. It owns the
+checkpoint coordinator, the fault injector and the heartbeats, and replaces
+the whole `World` (threads and channels) of a failed attempt by a new one.
+
+Lifecycle of a run: attempt 0 is deployed (from a savepoint if the run was
+given one) -> running -> every task finished (FINISHED), or a failure:
+
+- a task failure is reported at once (after the RPC latency);
+- a dead or unreachable TaskManager is noticed when its heartbeats have been
+  missing for `heartbeat_timeout_ms` (checked every `heartbeat_interval_ms`);
+
+then the job fails over: every task of the attempt is canceled, pending
+checkpoints are aborted, and the restart strategy decides. A restart waits
+its backoff, waits for enough live slots (a lost TaskManager's slots are
+gone until it comes back), then deploys attempt n+1 from the latest
+completed checkpoint (falling back to the savepoint the run started from,
+or to nothing: sources from the start). Without a permitted restart the job
+is FAILED. After a stop-with-savepoint the job ends FINISHED.
+
+Flink counterpart: `JobMaster`, `DefaultScheduler` with
+`RestartPipelinedRegionFailoverStrategy`, `HeartbeatManagerImpl`,
+`CheckpointCoordinator.restoreLatestCheckpointedStateToAll`.
+Simplified: a failover restarts every task (a connected streaming job is one
+pipelined region anyway; disconnected pipelines restart together too);
+canceling is instantaneous; heartbeats are checked in rounds, so a loss is
+noticed at the first round after the timeout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from sim.cluster.coordinator import CheckpointCoordinator, CompletedCheckpoint
+from sim.cluster.deployment import slots_needed
+from sim.cluster.faults import JOBMANAGER, FaultPlan
+from sim.cluster.injector import Conditions, FaultInjector
+from sim.cluster.restart import create_backoff
+from sim.cluster.spec import ClusterSpec
+from sim.cluster.taskthread import TaskFailure, TaskThread
+from sim.cluster.world import World
+from sim.graph.execution_graph import ExecutionGraph
+from sim.kernel.clock import ms_to_us
+from sim.kernel.environment import SimEnvironment
+from sim.kernel.rng import RngStreams
+from sim.runtime.restore import plan_restore
+from sim.state.storage import LoadedCheckpoint, latest_valid_checkpoint
+from sim.trace import (
+    CheckpointSkipped, JobFailing, JobRestored, RestartRefused, RestartScheduled, StateRestored, TaskCanceled,
+    TaskFailed, TaskManagerJoined, TaskManagerLost, Trace, WaitingForResources,
+)
+
+
+class JobMaster:
+    """Runs one job on the simulated cluster across execution attempts.
+
+    Args:
+        kernel: The run's SimPy environment.
+        eg: The execution graph.
+        cluster: The cluster.
+        trace: The run's trace.
+        rng: The run's random streams.
+        world_args: Everything `World` needs besides the per-attempt arguments.
+        coordinator: The checkpoint coordinator (None in BATCH mode).
+        restart: The restart strategy configuration.
+        checkpointing: Whether periodic checkpoints are on (decides the default restart strategy).
+        faults: The fault plan.
+        restore_from: A snapshot the first attempt starts from (a savepoint), or None.
+        allow_non_restored_state: Restore even if the snapshot has state for operators the job lacks.
+        on_end: Called once with the final status, "FINISHED" or "FAILED".
+    """
+
+    def __init__(self, kernel: SimEnvironment, eg: ExecutionGraph, cluster: ClusterSpec, trace: Trace,
+                 rng: RngStreams, world_args: dict[str, Any], coordinator: CheckpointCoordinator | None,
+                 restart: Any, checkpointing: bool, faults: FaultPlan, restore_from: LoadedCheckpoint | None,
+                 allow_non_restored_state: bool, on_end: Callable[[str], None]):
+        self.env = kernel
+        self.eg = eg
+        self.cluster = cluster
+        self.trace = trace
+        self.world_args = world_args
+        self.coordinator = coordinator
+        self.backoff = create_backoff(restart, checkpointing, rng.stream("restart.jitter"))
+        self.conditions = Conditions(kernel, trace)
+        self.injector = FaultInjector(kernel, faults, self.conditions, trace, self)
+        self.initial_restore = restore_from
+        self.allow_non_restored_state = allow_non_restored_state
+        self.on_end = on_end
+        self.attempt = 0
+        self.world: World | None = None
+        self.worlds: list[World] = []
+        self.failures: list[TaskFailure] = []
+        self.remaining = 0
+        self.ended = False
+        self.restarting = False
+        self.lost: set[str] = set()
+        self.last_heard = {tm: 0 for tm in cluster.taskmanager_names}
+        self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
+        if coordinator is not None:
+            coordinator.conditions = self.conditions
+        operators = {n.id: n.parallelism for n in eg.job_graph.stream_graph.nodes if n.kind != "source"}
+        self.injector.validate(cluster.taskmanager_names, {s.id for s in eg.subtasks}, operators)
+
+    # --- attempts -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Deploy the first attempt, start the injector and the heartbeats."""
+        self.injector.start()
+        self.env.process(self.run_heartbeats())
+        self._deploy(self.initial_restore, first=True)
+
+    def _deploy(self, restore: LoadedCheckpoint | None, first: bool = False) -> None:
+        alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
+        world = World(self.env, self.eg, self.cluster, self.trace, self.world_args["rng"],
+                      self.world_args["sink_log"], self._task_done, self.world_args["stdout"],
+                      *self.world_args["backend"], self.world_args["writer"], taskmanagers=alive,
+                      attempt=self.attempt, conditions=self.conditions)
+        self.world, self.remaining = world, len(world.threads)
+        self.worlds.append(world)
+        for fault in self.injector.record_faults(self.attempt):
+            for thread in world.threads:
+                if thread.task.subtask.index == fault.subtask and fault.operator in thread.task.operators:
+                    thread.task.failures_armed[fault.operator] = fault.record
+        if restore is not None or not first:
+            self._restore(world, restore)
+        if self.coordinator is not None:
+            world.attach_checkpointing(self.coordinator, self.world_args["handler_mode"])
+            self.coordinator.resume(world.threads)
+        world.start(self.trace)
+
+    def _restore(self, world: World, snapshot: LoadedCheckpoint | None) -> None:
+        """Give every task its share of `snapshot` before it opens (nothing: sources start over)."""
+        kind = "none" if snapshot is None else snapshot.kind
+        path = None if snapshot is None or snapshot.path is None else Path(snapshot.path).name
+        cid = None if snapshot is None else snapshot.checkpoint_id
+        self.trace.emit(JobRestored(self.env.now, self.attempt, cid, kind, path))
+        if snapshot is None:
+            return
+        plan = plan_restore(snapshot, self.eg, self.allow_non_restored_state)
+        if self.coordinator is not None:
+            self.coordinator.restored(snapshot.checkpoint_id)
+        for thread in world.threads:
+            task_restore = plan.tasks.get(thread.id)
+            if task_restore is None:
+                continue
+            thread.task.restore(task_restore)
+            if self.trace.checkpoints:
+                self.trace.emit(StateRestored(self.env.now, thread.id, snapshot.checkpoint_id,
+                                              len(task_restore.operators), task_restore.key_groups,
+                                              task_restore.size_bytes))
+
+    def _task_done(self, thread: TaskThread, failure: TaskFailure | None) -> None:
+        if thread not in self.world.threads or self.ended:
+            return  # a thread of an attempt already replaced
+        self.remaining -= 1
+        if failure is not None:
+            self.failures.append(failure)
+            self.env.call_after(self.cluster.rpc_latency_us, lambda: self.fail(failure.error, failure.task))
+        else:
+            if self.coordinator is not None:
+                self.coordinator.task_finished(thread.id)
+            if self.remaining == 0:
+                self._end("FINISHED")
+
+    # --- failures -----------------------------------------------------------------------
+
+    def fail_task(self, task: str, cause: BaseException) -> None:
+        """An injected fault fails subtask `task` of the running attempt (if it still runs)."""
+        for thread in self.world.threads:
+            if thread.id == task:
+                thread.fail_externally(cause)
+
+    def fail(self, cause: str, task: str | None = None) -> None:
+        """Fail the running attempt over: cancel it, abort pending checkpoints, restart if the strategy allows."""
+        if self.ended or self.restarting:
+            return
+        self.restarting = True
+        world = self.world
+        region = [t.id for t in world.threads]
+        self.trace.emit(JobFailing(self.env.now, cause, self.attempt, region))
+        for task_id in world.cancel():
+            self.trace.emit(TaskCanceled(self.env.now, task_id, self.attempt))
+        if self.coordinator is not None:
+            self.coordinator.suspend()
+        self.backoff.failure(self.env.now)
+        if not self.backoff.can_restart():
+            self.trace.emit(RestartRefused(self.env.now, self.backoff.name, self.backoff.refusal()))
+            self._end("FAILED")
+            return
+        delay = self.backoff.backoff_us()
+        self.attempt += 1
+        self.trace.emit(RestartScheduled(self.env.now, self.backoff.name, self.attempt, delay))
+        self.env.schedule_call(delay, self._restart)
+
+    def _restart(self) -> None:
+        if self.ended:
+            return
+        need = sum(slots_needed(self.eg).values())
+        alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
+        have = len(alive) * self.cluster.slots_per_task_manager
+        if have < need:
+            self.trace.emit(WaitingForResources(self.env.now, need, have))
+            self.waiting_for_resources = True
+            return
+        self.waiting_for_resources = False
+        self.restarting = False
+        self._deploy(self._latest_snapshot())
+
+    waiting_for_resources = False
+
+    def _latest_snapshot(self) -> LoadedCheckpoint | None:
+        """The newest completed checkpoint (not an intermediate savepoint), else the snapshot the run started from."""
+        coordinator = self.coordinator
+        writer = self.world_args["writer"]
+        if writer is not None:
+            loaded, skipped = latest_valid_checkpoint(writer.root)
+            for s in skipped:
+                self.trace.emit(CheckpointSkipped(self.env.now, s.checkpoint_id, s.reason))
+            if loaded is not None:
+                return loaded
+        elif coordinator is not None:
+            done = [c for c in coordinator.completed if not c.savepoint]
+            if done:
+                return _in_memory(done[-1], coordinator.completed)
+        return self.initial_restore
+
+    # --- TaskManagers and heartbeats ---------------------------------------------------------
+
+    def crash_taskmanager(self, taskmanager: str, back_after_us: int | None) -> None:
+        """`taskmanager` dies now: its tasks stop, its heartbeats stop; it may come back later."""
+        self.conditions.crashed.add(taskmanager)
+        if self.world is not None:
+            self.world.kill_taskmanager(taskmanager)
+        if back_after_us is not None:
+            self.env.schedule_call(back_after_us, lambda: self._taskmanager_back(taskmanager))
+
+    def _taskmanager_back(self, taskmanager: str) -> None:
+        """A crashed TaskManager restarted: its old tasks are gone for good, its slots are free again."""
+        self.conditions.crashed.discard(taskmanager)
+        if taskmanager not in self.lost:
+            # It registers anew before its old incarnation timed out: that one is lost now.
+            self._declare_lost(taskmanager)
+        self.lost.discard(taskmanager)
+        self.last_heard[taskmanager] = self.env.now
+        self.trace.emit(TaskManagerJoined(self.env.now, taskmanager))
+        self._resources_changed()
+
+    def partition_healed(self, a: str, b: str) -> None:
+        """A partition ended; a TaskManager the JobManager had written off registers again."""
+        if JOBMANAGER in (a, b):
+            tm = b if a == JOBMANAGER else a
+            if tm in self.lost and tm not in self.conditions.crashed:
+                self.lost.discard(tm)
+                self.last_heard[tm] = self.env.now
+                self.trace.emit(TaskManagerJoined(self.env.now, tm))
+                self._resources_changed()
+
+    def _resources_changed(self) -> None:
+        if self.waiting_for_resources and not self.ended:
+            self._restart()
+
+    def run_heartbeats(self):
+        """SimPy process. Every heartbeat interval, hear from each reachable TaskManager; declare silent ones lost."""
+        interval = ms_to_us(self.cluster.heartbeat_interval_ms)
+        timeout = ms_to_us(self.cluster.heartbeat_timeout_ms)
+        while not self.ended:
+            yield self.env.timeout(interval)
+            for tm in self.cluster.taskmanager_names:
+                if tm in self.lost:
+                    continue
+                if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
+                    self.last_heard[tm] = self.env.now
+                elif self.env.now - self.last_heard[tm] >= timeout:
+                    self._declare_lost(tm)
+
+    def _declare_lost(self, taskmanager: str) -> None:
+        self.lost.add(taskmanager)
+        self.trace.emit(TaskManagerLost(self.env.now, taskmanager, self.env.now - self.last_heard[taskmanager]))
+        if self.world is not None and any(not t.finished or t.stopped for t in self.world.on_taskmanager(taskmanager)):
+            self.fail(f"TaskManager {taskmanager} lost (no heartbeat for "
+                      f"{(self.env.now - self.last_heard[taskmanager]) // 1000} ms)")
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def stop_with_savepoint(self, savepoint: CompletedCheckpoint) -> None:
+        """The stop-with-savepoint completed: the tasks stop and the job ends FINISHED (after its commits)."""
+        def stop() -> None:
+            if not self.ended:
+                for task_id in self.world.cancel():
+                    self.trace.emit(TaskCanceled(self.env.now, task_id, self.attempt))
+                self._end("FINISHED")
+
+        # Let the completion notices (and the sinks' commits) arrive first.
+        self.env.schedule_call(self.cluster.rpc_latency_us, stop)
+
+    def _end(self, status: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if status == "FINISHED":
+            self._notify_end_of_input()
+        self.on_end(status)
+
+    def _notify_end_of_input(self) -> None:
+        """The whole job finished: operators commit what they kept for the end (Flink's final checkpoint)."""
+        from sim.runtime.operators import END_OF_INPUT
+        for thread in self.world.threads:
+            if not thread.stopped and not thread.failed:
+                for op in thread.task.operators.values():
+                    op.notify_checkpoint_complete(END_OF_INPUT)
+
+    def report_failure(self, failure: TaskFailure) -> None:
+        """A failure outside any task (the checkpoint coordinator gave up): the job fails without restart."""
+        self.trace.emit(TaskFailed(self.env.now, failure.task, failure.operator, failure.error, None, ""))
+        self.failures.append(failure)
+        self._end("FAILED")
+
+
+def _in_memory(completed: CompletedCheckpoint, history: list[CompletedCheckpoint]) -> LoadedCheckpoint:
+    """A checkpoint kept in JobManager memory, as a `LoadedCheckpoint` (with the checkpoints it builds on)."""
+    bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
+                        for b in ((op.get("keyed") or {}).get("builds_on") or ())})
+    by_id = {c.checkpoint_id: c for c in history}
+    bases = [LoadedCheckpoint.from_payloads(b, "checkpoint", {}, by_id[b].payloads, []) for b in bases_ids
+             if b in by_id]
+    return LoadedCheckpoint.from_payloads(completed.checkpoint_id, "checkpoint", {}, completed.payloads, bases)
