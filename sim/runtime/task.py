@@ -229,7 +229,11 @@ class StreamTask:
                 writer.broadcast_event(event)
 
     def snapshot_state(self, checkpoint_id: int) -> tuple[dict, int, int]:
-        """The synchronous snapshot of every operator's state: (payload, full bytes, checkpointed bytes)."""
+        """The synchronous snapshot of every operator's state: (payload, full bytes, checkpointed bytes).
+
+        `operators` is keyed by each operator's state id (its uid if set), so a
+        savepoint matches state to operators by uid, as Flink does.
+        """
         operators: dict[str, dict] = {}
         full = checkpointed = 0
         for op_id, op in self.operators.items():
@@ -248,7 +252,7 @@ class StreamTask:
                 full += size
                 checkpointed += size
             if keyed is not None or operator is not None:
-                operators[op_id] = {"keyed": keyed, "operator": operator}
+                operators[op.node.state_id] = {"keyed": keyed, "operator": operator}
         payload = {"task": self.id, "subtask": self.subtask.index, "operators": operators}
         return payload, full, checkpointed
 
