@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from sim.api import EmbeddedRocksDBStateBackend
 from sim.kernel.hashing import assign_key_to_parallel_operator, assign_to_key_group
 from sim.runtime.restore import plan_restore
 
@@ -22,8 +23,8 @@ def checkpoint(tmp_path_factory):
     return checkpoint_files(counting(2), tmp_path_factory.mktemp("checkpoints"))
 
 
-def _restored(checkpoint, parallelism):
-    harness = TaskHarness(counting(parallelism))
+def _restored(checkpoint, parallelism, records=RECORDS):
+    harness = TaskHarness(counting(parallelism, records=records))
     harness.restore(plan_restore(checkpoint, harness.eg))
     harness.open()
     return harness
@@ -86,3 +87,16 @@ def test_the_plan_counts_the_key_groups_and_bytes_each_subtask_restores(checkpoi
     for task in harness.of("source"):
         entry = plan.tasks[task.id]
         assert list(entry.operators) == ["numbers"] and entry.key_groups == 0 and entry.size_bytes > 0
+
+
+@pytest.mark.parametrize("parallelism", [3, 1])
+def test_an_incremental_rocksdb_checkpoint_restores_with_the_checkpoints_it_builds_on(tmp_path, parallelism):
+    """The latest checkpoint holds only deltas over an earlier one: both are applied (here into heap backends)."""
+    env = counting(2, records=200_000)
+    env.set_state_backend(EmbeddedRocksDBStateBackend(True))
+    checkpoint = checkpoint_files(env, tmp_path, until_ms=80)
+    assert checkpoint.builds_on and [b.checkpoint_id for b in checkpoint.bases] == list(checkpoint.builds_on)
+    harness = _restored(checkpoint, parallelism, records=200_000)
+    harness.finish()
+    assert {key: count for _, (key, count) in harness.written()} == {k: 200_000 // KEYS for k in range(KEYS)}
+    harness.dispose()
