@@ -38,7 +38,6 @@ by the source, not as split lists in operator list state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from sim.graph.execution_graph import ExecutionGraph, Subtask
@@ -143,11 +142,10 @@ def plan_restore(checkpoint: LoadedCheckpoint, eg: ExecutionGraph,
 def describe(checkpoint: LoadedCheckpoint) -> str:
     """`checkpoint 7 (<path>)` or `savepoint 'name' (<path>)`, for messages."""
     where = "kept in memory" if checkpoint.path is None else checkpoint.path
-    if checkpoint.kind == "savepoint":
-        name = checkpoint.metadata.get("metadata", {}).get("name")
-        name = name if name is not None else (Path(checkpoint.path).name if checkpoint.path else checkpoint.checkpoint_id)
-        return f"savepoint {str(name)!r} ({where})"
-    return f"checkpoint {checkpoint.checkpoint_id} ({where})"
+    if checkpoint.kind != "savepoint":
+        return f"checkpoint {checkpoint.checkpoint_id} ({where})"
+    name = checkpoint.metadata.get("metadata", {}).get("name", checkpoint.checkpoint_id)
+    return f"savepoint {str(name)!r} ({where})"
 
 
 # -- matching -------------------------------------------------------------------------------------

@@ -286,8 +286,8 @@ class StreamTask:
                 if any(state is not None for state in entry.operator_states):
                     op.restore_operator_state(list(entry.operator_states), self.subtask.index, op.node.parallelism)
             except ValueError as exc:
-                raise RestoreError(f"cannot restore {op.label} from checkpoint {task_restore.checkpoint_id}: "
-                                   f"{exc}") from exc
+                raise RestoreError(f"{op.label} could not take its share of checkpoint "
+                                   f"{task_restore.checkpoint_id}: {exc}") from exc
         self.recovered_inputs = recovered_buffers(task_restore, self.subtask, self._eg, self.costs.record_size,
                                                   self.event_time)
 

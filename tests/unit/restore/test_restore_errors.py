@@ -1,4 +1,4 @@
-"""State is matched to operators by uid; what cannot be restored is refused, naming the state, the snapshot and the fix."""
+"""State is matched to operators by uid; what cannot be restored is refused, naming state, snapshot and fix."""
 
 from __future__ import annotations
 
@@ -131,4 +131,21 @@ def test_a_parallelism_that_changes_the_default_max_parallelism_needs_it_set_exp
     plan = plan_restore(checkpoint, harness.eg)
     owners = {assign_key_to_parallel_operator(k, 128, 128) for k in range(KEYS)}
     assert {t.subtask.index for t in harness.of("counts") if plan.tasks[t.id].key_groups} == owners
+    harness.dispose()
+
+
+def test_a_task_that_cannot_take_its_share_fails_naming_the_operator():
+    """A plan made for another job (here: keyed state of another max parallelism) fails in StreamTask.restore."""
+    old = TaskHarness(counting(2, checkpoint_ms=None, max_parallelism=256))
+    old.open()
+    old.read(steps=1)
+    checkpoint = LoadedCheckpoint.from_payloads(1, "checkpoint", {}, old.snapshot(1))
+    old.dispose()
+    harness = TaskHarness(counting(2))
+    plan = plan_restore(checkpoint, TaskHarness(counting(2, max_parallelism=256)).eg)
+    task = harness.of("counts")[0]
+    with pytest.raises(RestoreError, match=r"^counts\[0\] could not take its share of checkpoint 1: cannot restore "
+                                           r"counts\[0\] .* max parallelism must stay the same, expected 128, "
+                                           r"found 256"):
+        task.restore(plan.tasks[task.id])
     harness.dispose()
