@@ -94,6 +94,26 @@ class Source:
     def create_reader(self, index: int, parallelism: int) -> SourceReader:
         raise NotImplementedError
 
+    def redistribute_reader_states(self, states: list[dict | None], parallelism: int) -> list[dict | None]:
+        """On restore: the state of each of `parallelism` new readers, from the old readers' states.
+
+        `states` holds what each old reader's `snapshot_state()` returned, in
+        old reader order (None where there was none). The result has one entry
+        per new reader; the runtime hands entry i to reader i's
+        `restore_state` right after creating it (None: the reader starts as
+        configured). By default each reader gets its own state back, which
+        is only right at unchanged parallelism: a source whose reader states
+        say which splits they read overrides this to rescale.
+
+        Raises:
+            ValueError: The parallelism changed, and this source cannot say which reader reads what.
+        """
+        if len(states) == parallelism:
+            return list(states)
+        raise ValueError(f"source {self.name!r} ({type(self).__name__}) cannot be rescaled from {len(states)} to "
+                         f"{parallelism} readers: expected the same parallelism, because its reader states say "
+                         f"nothing of which splits they read (a source can override redistribute_reader_states)")
+
 
 class _ListReader(_PositionReader):
     """Reads a list from a position; the position is the reader's only state."""
@@ -128,22 +148,50 @@ class CollectionSource(Source):
 
 
 class _RangeReader(_PositionReader):
+    """Reads `start..end` from its position; after a rescale, the unread ranges it was handed, in order.
+
+    Its state is `{"position": next}` for its own range, or, once it was
+    handed ranges, `{"ranges": [[next, end], ...]}` (the unread part of each).
+    """
+
     def __init__(self, start: int, end: int):
         self.position = start
         self._end = end
+        self._more: list[tuple[int, int]] | None = None
 
     def poll(self, max_records: int, now_us: int) -> ReaderPoll:
+        while self._more and self.position > self._end:
+            self.position, self._end = self._more.pop(0)
         start = self.position
         end = min(start + max_records, self._end + 1)
         self.position = end
-        return ReaderPoll(list(range(start, end)), end > self._end)
+        return ReaderPoll(list(range(start, end)), end > self._end and not self._more)
+
+    def snapshot_state(self) -> dict:
+        if self._more is None:
+            return {"position": self.position}
+        return {"ranges": [list(r) for r in [(self.position, self._end), *self._more] if r[0] <= r[1]]}
+
+    def restore_state(self, state: dict) -> None:
+        if "ranges" not in state:
+            super().restore_state(state)
+            return
+        self._more = [(int(lo), int(hi)) for lo, hi in state["ranges"]]
+        self.position, self._end = 1, 0  # nothing of its own range: the first poll moves to the first range
 
 
 class NumberSequenceSource(Source):
     """The numbers `start..end` (inclusive), split into one contiguous range per reader.
 
+    Rescaling on restore: the unread part of every old reader's range (its
+    split) goes whole to new reader `i % parallelism`, i counting the unread
+    splits in old reader order **[sim]**. An old reader without state had
+    finished (a finished subtask acknowledges checkpoints empty): nothing of
+    its range is left. A new reader handed no split finishes at once.
+
     Flink counterpart: `NumberSequenceSource`. Simplified: one split per reader,
-    split i to reader i, where Flink hands splits to readers as they ask.
+    split i to reader i, where Flink hands splits to readers as they ask; on
+    rescale Flink moves split states by even-split of the readers' list state.
     """
 
     name = "Sequence Source"
@@ -156,10 +204,28 @@ class NumberSequenceSource(Source):
         self.end = end
 
     def create_reader(self, index: int, parallelism: int) -> SourceReader:
+        return _RangeReader(*self._range(index, parallelism))
+
+    def _range(self, index: int, parallelism: int) -> tuple[int, int]:
+        """Reader `index`'s numbers, `(first, last)`."""
         total = self.end - self.start + 1
-        lo = self.start + index * total // parallelism
-        hi = self.start + (index + 1) * total // parallelism - 1
-        return _RangeReader(lo, hi)
+        return (self.start + index * total // parallelism, self.start + (index + 1) * total // parallelism - 1)
+
+    def redistribute_reader_states(self, states: list[dict | None], parallelism: int) -> list[dict | None]:
+        if len(states) == parallelism:
+            return list(states)
+        unread = [r for i, state in enumerate(states) for r in self._unread(i, len(states), state)]
+        return [{"ranges": unread[i::parallelism]} for i in range(parallelism)]
+
+    def _unread(self, index: int, parallelism: int, state: dict | None) -> list[list[int]]:
+        """The ranges old reader `index` (of `parallelism`) had not read yet, from its state."""
+        if state is None:
+            return []
+        if "ranges" in state:
+            return [[int(lo), int(hi)] for lo, hi in state["ranges"] if lo <= hi]
+        last = self._range(index, parallelism)[1]
+        position = int(state["position"])
+        return [[position, last]] if position <= last else []
 
 
 class _PacedReader(_PositionReader):

@@ -9,6 +9,8 @@ Kafka source where it matters for a run:
 - a split's state is its current offset (the next one to read); a
   checkpoint holds `{"offsets": {partition: next offset}}`, and restored
   offsets take precedence over the configured start (earliest by default);
+  restored at another parallelism, each offset goes to the reader that owns
+  its partition under the rule above;
 - the record's timestamp is its Kafka timestamp, and each partition has
   its own watermark generator; a split that has ended (bounded mode) is
   released, so it no longer holds the watermark back;
@@ -152,6 +154,22 @@ class KafkaSource(Source):
         partitions = [p for p in range(self.topic.partitions)
                       if kafka_split_owner(self.topic.name, p, parallelism) == index]
         return KafkaSourceReader(self, index, partitions)
+
+    def redistribute_reader_states(self, states: list[dict | None], parallelism: int) -> list[dict | None]:
+        """Every restored offset goes to the reader that owns its partition at `parallelism` (the split-owner rule).
+
+        The old readers' offsets are united; a partition without an offset
+        (its `latest` start was never resolved) starts as configured.
+        """
+        offsets: dict[int, int] = {}
+        for i, state in enumerate(states):
+            found = state.get("offsets") if isinstance(state, dict) else None
+            if state is not None and not isinstance(found, dict):
+                raise ValueError(f"reader {i} of topic {self.topic.name!r}: a state must be "
+                                 f"{{'offsets': {{partition: offset}}}}, got {state!r}")
+            offsets.update(found or {})
+        owners = {p: kafka_split_owner(self.topic.name, p, parallelism) for p in offsets}
+        return [{"offsets": {p: o for p, o in sorted(offsets.items()) if owners[p] == i}} for i in range(parallelism)]
 
 
 class KafkaSourceBuilder:

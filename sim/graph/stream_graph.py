@@ -58,6 +58,16 @@ class StreamNode:
     keyed2: PartitionerSpec | None = None
 
     @property
+    def state_id(self) -> str:
+        """What this operator's state is filed under in a snapshot: its `uid` if set, else its `id`.
+
+        A savepoint matches state to operators by this, as Flink matches by
+        operator id: set `uid()` so that state survives a change of topology
+        that would change the generated ids.
+        """
+        return self.uid if self.uid is not None else self.id
+
+    @property
     def is_two_input(self) -> bool:
         """A two-input operator: records of input 1 and input 2 reach different methods."""
         return self.kind == "two_input"
@@ -208,8 +218,9 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
 
     Raises:
         JobBuildError: no sinks, a forward edge between different parallelisms,
-            an invalid (max) parallelism, or BATCH mode with an unbounded
-            source; the message names the operator.
+            an invalid (max) parallelism, BATCH mode with an unbounded
+            source, or two operators with the same uid; the message names
+            the operator(s).
     """
     transformations = _reachable(env)
     if not transformations:
@@ -229,7 +240,29 @@ def build_stream_graph(env: StreamExecutionEnvironment, job_name: str = "job") -
             sg.graph.add_edge(edge.source, edge.target, edge=edge)
             index += 1
     sg.runtime_mode = _resolve_runtime_mode(requested, sg.nodes)
+    _check_state_ids(sg.nodes)
     return sg
+
+
+def _check_state_ids(nodes: list[StreamNode]) -> None:
+    """Every operator's state id must be unique, so that state in a snapshot names one operator.
+
+    Raises:
+        JobBuildError: Two operators share a uid, or a uid equals another operator's generated id.
+    """
+    owner: dict[str, StreamNode] = {}
+    for node in nodes:
+        other = owner.setdefault(node.state_id, node)
+        if other is node:
+            continue
+        if other.uid is not None and node.uid is not None:
+            clash = f"operators {other.id} ({other.name!r}) and {node.id} ({node.name!r}) both have uid {node.uid!r}"
+        else:
+            named, generated = (node, other) if node.uid is not None else (other, node)
+            clash = (f"uid {named.uid!r} of operator {named.id} ({named.name!r}) is the generated id of operator "
+                     f"{generated.id} ({generated.name!r})")
+        raise JobBuildError(f"{clash}: expected every operator's uid to be unique, because a savepoint matches "
+                            f"state to operators by uid; give one of them another uid()")
 
 
 def _resolve_runtime_mode(requested: RuntimeExecutionMode, nodes: list[StreamNode]) -> RuntimeExecutionMode:

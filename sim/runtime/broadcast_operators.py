@@ -29,14 +29,26 @@ from sim.api.state import StateDescriptor
 from sim.runtime.timed_operators import KeyedProcessOperator, KeyedTimerService
 from sim.runtime.two_input_operators import TwoInputOperator
 from sim.state.broadcast_state import HeapBroadcastState, ReadOnlyBroadcastStateView
-from sim.state.operator_state import OperatorStateBackend
+from sim.state.operator_state import OperatorStateBackend, OperatorStateSnapshot, snapshots_in
 
 
 class BroadcastProcessOperator(TwoInputOperator):
     """Runs a BroadcastProcessFunction; holds this subtask's broadcast states."""
 
+    _restored_copies: tuple[list[OperatorStateSnapshot | None], int, int] | None = None
+
+    def restore_operator_state(self, states: list[dict | None], subtask: int, parallelism: int) -> None:
+        """Keep the old copies of the broadcast states (and, keyed, the timers); `open()` takes this subtask's.
+
+        New subtask i reads old copy i, or i modulo the old parallelism when scaling up (flink-facts §7).
+        """
+        super().restore_operator_state(states, subtask, parallelism)
+        self._restored_copies = (snapshots_in(states, "operator_state"), subtask, parallelism)
+
     def open(self) -> None:
         self.operator_state = OperatorStateBackend(self.label)
+        if self._restored_copies is not None:
+            self.operator_state.restore(*self._restored_copies)
         self._states: dict[str, tuple[HeapBroadcastState, ReadOnlyBroadcastStateView]] = {}
         for descriptor in self.node.operator.options["descriptors"]:
             state = self.operator_state.get_broadcast_state(descriptor)

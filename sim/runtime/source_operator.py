@@ -6,14 +6,17 @@ in). The chain's head in a source task; `StreamTask.source_step` calls
 
 Flink counterpart: `SourceOperator` (FLIP-27) with its per-split watermark
 generation (`ProgressiveTimestampsAndWatermarks`).
-Simplified: splits are the reader's own (`split_ids()`), assigned once.
+Simplified: splits are the reader's own (`split_ids()`), assigned once. On
+restore the reader's state comes from the source's own redistribution
+(`Source.redistribute_reader_states`), not from split lists in operator
+list state.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sim.api.connectors import ReaderPoll
+from sim.api.connectors import ReaderPoll, Source
 from sim.api.log import Record
 from sim.runtime import operators as ops
 from sim.runtime.timed_operators import make_announcer
@@ -23,6 +26,20 @@ from sim.state import serde
 # A log record read whole (`deserializer=lambda r: r`) may travel in channel state or live in keyed state.
 serde.register_type(Record, "LogRecord", lambda r: [r.partition, r.offset, r.key, r.value, r.timestamp, r.append_ms],
                     lambda d: Record(*d))
+
+
+def redistribute_readers(source: Source, states: list[dict | None], parallelism: int) -> list[dict | None]:
+    """Each new reader's state, from the old source subtasks' operator states (`{"reader": ...}` or None).
+
+    Raises:
+        ValueError: The source cannot hand its readers' states to `parallelism` readers.
+    """
+    readers = [None if s is None else s.get("reader") for s in states]
+    shares = source.redistribute_reader_states(readers, parallelism)
+    if len(shares) != parallelism:
+        raise ValueError(f"{type(source).__name__}.redistribute_reader_states returned {len(shares)} reader "
+                         f"states, expected one per new reader ({parallelism})")
+    return shares
 
 
 class SourceOperator(ops.StreamOperator):
@@ -41,16 +58,24 @@ class SourceOperator(ops.StreamOperator):
     time: Any = None
     interval_ms = 0
     watermarks: SplitWatermarks | None = None
+    _restored_reader: dict | None = None
 
     def snapshot_operator_state(self, checkpoint_id: int) -> dict | None:
         reader = getattr(self, "reader", None)
         state = reader.snapshot_state() if reader is not None else None
         return None if state is None else {"reader": state}
 
+    def restore_operator_state(self, states: list[dict | None], subtask: int, parallelism: int) -> None:
+        """Keep this reader's share of the old readers' states; `open()` hands it to the reader it creates."""
+        self._restored_reader = redistribute_readers(self.node.operator.function, states, parallelism)[subtask]
+
     def open(self) -> None:
         source = self.node.operator.function
         p = self.runtime_context.get_number_of_parallel_subtasks()
         self.reader = self._call(lambda: source.create_reader(self.subtask, p), None, has_record=False)
+        restored = self._restored_reader
+        if restored is not None:
+            self._call(lambda: self.reader.restore_state(restored), None, has_record=False)
         self.read = 0
         strategy = self.node.operator.options.get("watermark_strategy")
         if self.timestamped:

@@ -6,7 +6,9 @@ chain by plain calls and returns the CPU it cost (ns), priced by the cost
 model from what the operators counted. Time is handed in through `clock`.
 Output leaves through `on_output(edge_index, channel_index, item)`.
 
-Lifecycle: created -> `open()` (operators opened tail first) -> steps ->
+Lifecycle: created -> optionally `restore(task_restore)` (state from a
+checkpoint or savepoint, see `sim.runtime.restore`) -> `open()` (operators
+opened tail first) -> steps ->
 `end_input()` (operators told head first, writers flushed, end of partition
 broadcast) -> finished. Any step may raise `UserFunctionError`.
 
@@ -42,6 +44,7 @@ from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator
 from sim.runtime.watermarks import StatusWatermarkValve, ValveOutput, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
+from sim.runtime.restore import RestoreError, TaskRestore, recovered_buffers
 from sim.kernel.hashing import key_group_range_for_operator
 from sim.state import serde
 from sim.state.backend import KeyedStateBackend, create_keyed_backend
@@ -124,6 +127,8 @@ class StreamTask:
         self.sorting = None
         if self.batch and subtask.inputs and isinstance(self.head, ops._KeyedOperator):
             self.sorting = SortingInput(self.head, clock)
+        self.recovered_inputs: list[tuple[int, Buffer]] = []
+        """After `restore`: in-flight input of an unaligned checkpoint, `(input channel, buffer)`, to replay first."""
 
     # --- building the chain ----------------------------------------------------
 
@@ -231,7 +236,11 @@ class StreamTask:
                 writer.broadcast_event(event)
 
     def snapshot_state(self, checkpoint_id: int) -> tuple[dict, int, int]:
-        """The synchronous snapshot of every operator's state: (payload, full bytes, checkpointed bytes)."""
+        """The synchronous snapshot of every operator's state: (payload, full bytes, checkpointed bytes).
+
+        `operators` is keyed by each operator's state id (its uid if set), so a
+        savepoint matches state to operators by uid, as Flink does.
+        """
         operators: dict[str, dict] = {}
         full = checkpointed = 0
         for op_id, op in self.operators.items():
@@ -250,9 +259,39 @@ class StreamTask:
                 full += size
                 checkpointed += size
             if keyed is not None or operator is not None:
-                operators[op_id] = {"keyed": keyed, "operator": operator}
+                operators[op.node.state_id] = {"keyed": keyed, "operator": operator}
         payload = {"task": self.id, "subtask": self.subtask.index, "operators": operators}
         return payload, full, checkpointed
+
+    def restore(self, task_restore: TaskRestore) -> None:
+        """Take this subtask's share of a snapshot (`sim.runtime.restore.plan_restore`); call before `open()`.
+
+        Keyed backends are restored first (each keeps its own key groups),
+        then each operator takes its share of the operator state; the
+        recovered channel input is kept in `recovered_inputs` for the world
+        to replay before new input. Timers come back with their operators:
+        processing-time timers already due fire at the first `fire_timers`,
+        event-time timers wait for the watermark, which starts again at
+        Long.MIN_VALUE.
+
+        Raises:
+            RestoreError: An operator's state cannot be restored here (names the operator).
+        """
+        for op in self.operators.values():
+            entry = task_restore.operators.get(op.node.state_id)
+            if entry is None:
+                continue
+            backend = self._backends.get(op.node.id)
+            try:
+                if backend is not None and entry.keyed:
+                    backend.restore(entry.keyed)
+                if any(state is not None for state in entry.operator_states):
+                    op.restore_operator_state(list(entry.operator_states), self.subtask.index, op.node.parallelism)
+            except ValueError as exc:
+                raise RestoreError(f"{op.label} could not take its share of checkpoint "
+                                   f"{task_restore.checkpoint_id}: {exc}") from exc
+        self.recovered_inputs = recovered_buffers(task_restore, self.subtask, self._eg, self.costs.record_size,
+                                                  self.event_time)
 
     def snapshot_sync_ns(self, state_bytes: int) -> int:
         return self.costs.snapshot_sync_ns(self.state_backend, state_bytes)

@@ -169,9 +169,17 @@ class _TimedKeyedOperator(_KeyedOperator):
     time: Any = None
     trace: Any = None
     task_id = ""
+    _restored_timers: tuple[dict, ...] = ()
+
+    def restore_operator_state(self, states: list[dict | None], subtask: int, parallelism: int) -> None:
+        """Keep the old subtasks' timers; `open()` adds those of this subtask's key groups."""
+        self._restored_timers = tuple(s["timers"] for s in states if s is not None and "timers" in s)
 
     def open(self) -> None:
         self.timers = self._timer_service()
+        for snapshot in self._restored_timers:
+            self.timers.restore(snapshot, self.backend.key_group_range)
+        self._wake_at(self.timers.next_processing_time())
         super().open()
 
     def _timer_service(self) -> InternalTimerService:
@@ -285,6 +293,12 @@ class WindowOperator(_TimedKeyedOperator):
     outputs, late-element side output records, and trace events.
     """
 
+    _restored_windows: tuple[dict, ...] = ()
+
+    def restore_operator_state(self, states: list[dict | None], subtask: int, parallelism: int) -> None:
+        """Keep the old subtasks' windows and timers; `open()` adds those of this subtask's key groups."""
+        self._restored_windows = tuple(s["windows"] for s in states if s is not None and "windows" in s)
+
     def open(self) -> None:
         options = self.node.operator.options
         functions = {name: self._copy(options.get(name)) for name in
@@ -293,6 +307,9 @@ class WindowOperator(_TimedKeyedOperator):
             options["assigner"], **functions, trigger=options.get("trigger"), evictor=options.get("evictor"),
             allowed_lateness=options.get("allowed_lateness", 0), late_data_tag=options.get("late_data_tag"),
             key_group_of=self.backend.key_group_of, name=self.label)
+        for snapshot in self._restored_windows:
+            self.logic.restore(snapshot, self.backend.key_group_range)
+        self._wake_at(self.logic.timers.next_processing_time())
         self._functions = [f for f in functions.values() if isinstance(f, Function)]
         for function in self._functions:
             self._call(lambda f=function: f.open(self.runtime_context), None, has_record=False)

@@ -11,6 +11,7 @@ Layout:
     rocks           the rocksdb backend: serialized rows, incremental snapshots
     operator_state  operator list/union state and its redistribution
     storage         checkpoint directories: format, atomic writes, verified loads
+    savepoint       loading a snapshot the user names, with errors that say what was found
 """
 
 from sim.state.backend import KeyedStateBackend, create_keyed_backend
@@ -19,6 +20,7 @@ from sim.state.operator_state import (
     OperatorStateBackend, OperatorStateSnapshot, redistribute_even_split, redistribute_operator_state,
     redistribute_union,
 )
+from sim.state.savepoint import NotASnapshotError, SnapshotNotFoundError, load_savepoint
 from sim.state.snapshot import KeyedStateSnapshot
 from sim.state.storage import (
     CheckpointWriter, CorruptCheckpointError, FileHandle, LoadedCheckpoint, latest_valid_checkpoint,
@@ -27,7 +29,8 @@ from sim.state.storage import (
 
 __all__ = [
     "CheckpointWriter", "CorruptCheckpointError", "FileHandle", "HeapKeyedStateBackend", "KeyedStateBackend",
-    "KeyedStateSnapshot", "LoadedCheckpoint", "OperatorStateBackend", "OperatorStateSnapshot",
-    "create_keyed_backend", "latest_valid_checkpoint", "load_checkpoint", "load_checkpoint_chain",
+    "KeyedStateSnapshot", "LoadedCheckpoint", "NotASnapshotError", "OperatorStateBackend", "OperatorStateSnapshot",
+    "SnapshotNotFoundError", "create_keyed_backend", "latest_valid_checkpoint", "load_checkpoint",
+    "load_checkpoint_chain", "load_savepoint",
     "redistribute_even_split", "redistribute_operator_state", "redistribute_union",
 ]

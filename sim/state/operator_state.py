@@ -209,6 +209,16 @@ class OperatorStateBackend:
         self._broadcast.clear()
 
 
+def snapshots_in(states: Sequence[dict[str, Any] | None], key: str) -> list[OperatorStateSnapshot | None]:
+    """The `OperatorStateSnapshot` an operator kept under `key` in each old subtask's operator state.
+
+    For an operator's `restore_operator_state(states, ...)` when its
+    `snapshot_operator_state` returned `{key: backend.snapshot(id).to_json(), ...}`:
+    the result goes to `OperatorStateBackend.restore` with the new subtask and parallelism.
+    """
+    return [OperatorStateSnapshot.from_json(s[key]) if s is not None and key in s else None for s in states]
+
+
 def redistribute_even_split(per_subtask_lists: Sequence[Sequence[Any]], new_parallelism: int,
                             start_index: int = 0) -> list[list[Any]]:
     """Even-split redistribution of one list state (see the module docstring).

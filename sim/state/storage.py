@@ -1,7 +1,7 @@
 """Checkpoint and savepoint files: a versioned JSON layout, atomic writes, verified loads.
 
 Layer: `sim.state` (no SimPy, no clock: times are handed in). This module
-writes what the runtime snapshotted and reads it back; it never decodes
+writes what the runtime snapshotted and reads it back; loading never decodes
 state values (that happens at restore, through `sim.state.serde`) and never
 executes anything found in a file.
 
@@ -19,7 +19,7 @@ A subtask file is canonical JSON (UTF-8, compact, sorted keys)::
     {"format": "sim-state", "version": 1, "checkpoint_id": 7,
      "task": "map -> sum", "subtask": 0,
      "operators": {"<operator id>": {"keyed": <KeyedStateSnapshot.to_json()> | null,
-                                     "operator": <operator state JSON> | null}},
+                                     "operator": <operator state, serde-encoded> | null}},
      "channel_state": {...}}
 
 `_metadata.json` lists every file with its byte size and sha256, and ends
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from sim.state.serde import canonical_json, parse_json
+from sim.state.serde import canonical_json, decode, encode, parse_json
 from sim.state.snapshot import KeyedStateSnapshot
 
 FILE_FORMAT = "sim-state"
@@ -104,8 +104,14 @@ class SkippedCheckpoint:
 class LoadedCheckpoint:
     """A verified checkpoint or savepoint: its metadata and every subtask file's JSON.
 
+    `subtasks` holds each subtask file's JSON as it is on disk: keyed state
+    as `KeyedStateSnapshot` JSON, operator state and channel state in the
+    tagged value encoding of `sim.state.serde` (decoded by `operator_states`
+    and at restore). `from_payloads` builds the same from the payloads a
+    coordinator keeps in memory.
+
     Attributes:
-        path: The checkpoint directory.
+        path: The checkpoint directory (None for one kept in memory).
         checkpoint_id: Its id.
         kind: "checkpoint" or "savepoint".
         job: The job name, if the writer was given one.
@@ -113,9 +119,10 @@ class LoadedCheckpoint:
         metadata: The full `_metadata.json` content.
         builds_on: Checkpoints whose files the incremental state in this one needs.
         subtasks: Subtask file content per (task, subtask).
+        bases: The loaded checkpoints named in `builds_on`.
     """
 
-    path: str
+    path: str | None
     checkpoint_id: int
     kind: str
     job: str | None
@@ -124,6 +131,49 @@ class LoadedCheckpoint:
     builds_on: tuple[int, ...] = ()
     subtasks: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     bases: list[LoadedCheckpoint] = field(default_factory=list)
+
+    @classmethod
+    def from_payloads(cls, checkpoint_id: int, kind: str, metadata: dict[str, Any], payloads: dict[str, dict],
+                      bases: Iterable[LoadedCheckpoint] = ()) -> LoadedCheckpoint:
+        """A checkpoint kept in memory (no checkpoint directory), shaped exactly as one loaded from files.
+
+        Each payload becomes the document its file would hold, keyed by
+        (task, subtask) as files are; it is copied through canonical JSON, so
+        later changes to live objects cannot reach it.
+
+        Args:
+            checkpoint_id: The checkpoint.
+            kind: "checkpoint" or "savepoint".
+            metadata: What the coordinator would pass to `CheckpointWriter.finalize`.
+            payloads: Per subtask (any key, e.g. the subtask id), what `StreamTask.snapshot_state`
+                returned, with `channel_state` if any; `task` defaults to the key, `subtask` is required.
+            bases: The checkpoints incremental keyed state in these payloads builds on.
+
+        Raises:
+            ValueError: An unknown kind, a payload without `subtask` or with unknown keys, two payloads
+                for one subtask, or a checkpoint named in `builds_on` missing from `bases`.
+            TypeError: A payload that cannot be encoded.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"checkpoint {checkpoint_id}: kind must be one of {KINDS}, got {kind!r}")
+        subtasks: dict[tuple[str, int], dict[str, Any]] = {}
+        for name, payload in sorted(payloads.items()):
+            task, subtask = payload.get("task", name), payload.get("subtask")
+            if type(subtask) is not int:
+                raise ValueError(f"checkpoint {checkpoint_id}: payload {name!r} needs an int subtask, got {subtask!r}")
+            if (task, subtask) in subtasks:
+                raise ValueError(f"checkpoint {checkpoint_id}: two payloads for task {task!r} subtask {subtask}")
+            document = CheckpointWriter._subtask_document(checkpoint_id, task, subtask, payload)
+            subtasks[(task, subtask)] = parse_json(canonical_json(document))
+        bases = list(bases)
+        builds_on = sorted({c for doc in subtasks.values() for c in _builds_on(doc)})
+        missing = sorted(set(builds_on) - {b.checkpoint_id for b in bases})
+        if missing:
+            raise ValueError(f"checkpoint {checkpoint_id}: its incremental state builds on checkpoints {builds_on}, "
+                             f"but bases hold {sorted(b.checkpoint_id for b in bases)}: {missing} missing")
+        document = _metadata_body(checkpoint_id, kind, metadata, builds_on, [])
+        return cls(None, checkpoint_id, kind, document["job"], document["trigger_us"], document, tuple(builds_on),
+                   subtasks, bases)
 
     def restore_snapshots(self, operator_id: str) -> list[KeyedStateSnapshot]:
         """The keyed snapshots of one operator here and in `bases`: what `KeyedStateBackend.restore` takes.
@@ -146,12 +196,18 @@ class LoadedCheckpoint:
         return out
 
     def operator_states(self, operator_id: str) -> list[Any]:
-        """The operator (non-keyed) state JSON of one operator per subtask, in subtask order (None if absent)."""
+        """The operator (non-keyed) state of one operator per subtask, decoded, in subtask order (None if absent).
+
+        Each is what the operator's `snapshot_operator_state` returned in that subtask.
+
+        Raises:
+            ValueError: A value of a user type that is not registered (`sim.state.serde.register_type`).
+        """
         found = {}
         for (_, subtask), doc in sorted(self.subtasks.items()):
             entry = doc["operators"].get(operator_id)
             if entry is not None:
-                found[subtask] = entry.get("operator")
+                found[subtask] = decode(entry.get("operator"))
         return [found.get(i) for i in range(max(found) + 1)] if found else []
 
     def channel_state(self, task: str, subtask: int) -> dict[str, Any]:
@@ -260,9 +316,7 @@ class CheckpointWriter:
             raise ValueError(f"checkpoint {checkpoint_id}: {path.name} was already written "
                              f"(task {task!r} subtask {subtask} twice, or two tasks with the same file name)")
         _write_atomically(path, data, self.durable)
-        builds_on = sorted({c for op in document["operators"].values()
-                            for c in ((op.get("keyed") or {}).get("builds_on") or ())})
-        return FileHandle(str(path), len(data), _sha256(data), task, subtask, tuple(builds_on))
+        return FileHandle(str(path), len(data), _sha256(data), task, subtask, _builds_on(document))
 
     @staticmethod
     def _subtask_document(checkpoint_id: int, task: str, subtask: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -275,8 +329,11 @@ class CheckpointWriter:
             if name in payload and payload[name] != expected:
                 raise ValueError(f"checkpoint {checkpoint_id}: payload of {task}[{subtask}] says {name} "
                                  f"{payload[name]!r}, expected {expected!r}")
+        operators = {op: {"keyed": entry.get("keyed"),
+                          "operator": encode(entry.get("operator"), f"operator state of {op}[{subtask}]")}
+                     for op, entry in payload.get("operators", {}).items()}
         return {"format": FILE_FORMAT, "version": VERSION, **given,
-                "operators": payload.get("operators", {}), "channel_state": payload.get("channel_state", {})}
+                "operators": operators, "channel_state": payload.get("channel_state", {})}
 
     def finalize(self, checkpoint_id: int, kind: str, metadata: dict[str, Any],
                  handles: Iterable[FileHandle]) -> Path:
@@ -318,16 +375,28 @@ class CheckpointWriter:
         shutil.rmtree(self._in_progress(checkpoint_id), ignore_errors=True)
 
 
+def _builds_on(document: dict[str, Any]) -> tuple[int, ...]:
+    """The checkpoints the incremental keyed state in one subtask document builds on, ascending."""
+    return tuple(sorted({c for op in document["operators"].values()
+                         for c in ((op.get("keyed") or {}).get("builds_on") or ())}))
+
+
+def _metadata_body(checkpoint_id: int, kind: str, metadata: dict[str, Any], builds_on: list[int],
+                   files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The content of `_metadata.json` without its checksum."""
+    return {
+        "format": METADATA_FORMAT, "version": VERSION, "kind": kind, "checkpoint_id": checkpoint_id,
+        "job": metadata.get("job"), "trigger_us": metadata.get("trigger_us"), "metadata": dict(metadata),
+        "builds_on": builds_on, "files": files,
+    }
+
+
 def _metadata_document(checkpoint_id: int, kind: str, metadata: dict[str, Any],
                        handles: list[FileHandle]) -> dict[str, Any]:
     """The content of `_metadata.json`, ending with the sha256 of everything before it."""
-    document = {
-        "format": METADATA_FORMAT, "version": VERSION, "kind": kind, "checkpoint_id": checkpoint_id,
-        "job": metadata.get("job"), "trigger_us": metadata.get("trigger_us"), "metadata": dict(metadata),
-        "builds_on": sorted({c for h in handles for c in h.builds_on}),
-        "files": [{"name": Path(h.path).name, "task": h.task, "subtask": h.subtask,
-                   "size_bytes": h.size_bytes, "sha256": h.sha256} for h in handles],
-    }
+    files = [{"name": Path(h.path).name, "task": h.task, "subtask": h.subtask,
+              "size_bytes": h.size_bytes, "sha256": h.sha256} for h in handles]
+    document = _metadata_body(checkpoint_id, kind, metadata, sorted({c for h in handles for c in h.builds_on}), files)
     document["metadata_sha256"] = _sha256(canonical_json(document))
     return document
 
