@@ -238,7 +238,8 @@ def check_checkpoint_ids_monotonic(trace: Trace, *, limit: int = DEFAULT_LIMIT) 
     return CheckResult.of(Check.CHECKPOINT_IDS_MONOTONIC, violations, summary, limit)
 
 
-def _not_increasing(kind: ViolationKind, verb: str, event, before) -> Violation:
+def _not_increasing(kind: ViolationKind, verb: str, event: CheckpointTriggered | CheckpointCompleted,
+                    before: CheckpointTriggered | CheckpointCompleted) -> Violation:
     cid, prev = event.checkpoint_id, before.checkpoint_id
     return Violation(kind, f"checkpoint {cid} {verb} at t={event.t_us} us after checkpoint {prev} "
                            f"({verb} at t={before.t_us} us): expected an id above {prev}, found {cid}",

@@ -17,7 +17,7 @@ Two shapes, for two kinds of property:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -178,7 +178,7 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.ok
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CheckResult]:
         return iter(self.results)
 
     def __getitem__(self, check: Check) -> CheckResult:
