@@ -25,6 +25,7 @@ from sim.api.functions import (
 )
 from sim.api.kafka import KafkaOffsetsInitializer, KafkaSource, KafkaSourceBuilder, TopicSink
 from sim.api.log import Producer, Record, Topic
+from sim.api.topic_transactions import TransactionError, TransactionResult, TransactionState
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
     AllWindowFunction, CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,
@@ -60,6 +61,7 @@ __all__ = [
     "EmbeddedRocksDBStateBackend", "HashMapStateBackend", "ListState", "ListStateDescriptor", "MapState",
     "MapStateDescriptor", "ReducingState", "ReducingStateDescriptor", "StateBackend",
     "KafkaOffsetsInitializer", "KafkaSource", "KafkaSourceBuilder", "Producer", "Record", "Topic", "TopicSink",
+    "TransactionError", "TransactionResult", "TransactionState",
     "ChainingStrategy", "CloseableIterator", "CollectionSource", "DataStream", "DataStreamSink", "FilterFunction",
     "FlatMapFunction", "Function", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
     "NumberSequenceSource", "OutputTag", "PartitionerKind", "Partitioner", "ProcessFunction", "ReaderPoll",
