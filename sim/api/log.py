@@ -3,8 +3,8 @@
 Layer: `sim.api` (no SimPy, no clock). A `Topic` stands for an external
 system that jobs read (`sim.api.kafka.KafkaSource`) and write
 (`sim.api.kafka_sink.TopicSink`, or exactly once through transactions with
-`sim.api.kafka_sink.TransactionalTopicSink`). It reads no clock: whoever appends or reads
-hands in the virtual time in milliseconds. The topic remembers the latest
+`sim.api.kafka_sink.TransactionalTopicSink`). It reads no clock: whoever
+appends or reads hands in the virtual time in milliseconds. The topic remembers the latest
 instant it has been shown (its *time*), which never goes back.
 
 How records get in:
@@ -39,13 +39,13 @@ producer and takes its turns in the order of its instants.
 Flink counterpart: none, this is the broker and client side (Kafka's
 partition log, `Utils.murmur2`, `BuiltInPartitioner.partitionForKey`,
 `RoundRobinPartitioner`).
-Simplified: no brokers, replication, retention, compaction or serialisation,
-and transactions as `sim.api.topic_transactions` simplifies them: values are Python objects and keys are str or bytes. Records
-without a key go round robin; Kafka's default sticky partitioner (which
-fills a batch per partition) is not modelled. Every run starts its virtual
-time at 0 while a topic keeps its log, so a record appended at 3 s in one
-run is visible from 3 s in a later run, and appending earlier than the
-topic's time is an error.
+Simplified: no brokers, replication, retention, compaction or serialisation
+(values are Python objects and keys are str or bytes), and transactions as
+`sim.api.topic_transactions` says. Records without a key go round robin;
+Kafka's default sticky partitioner (which fills a batch per partition) is
+not modelled. Every run starts its virtual time at 0 while a topic keeps
+its log, so a record appended at 3 s in one run is visible from 3 s in a
+later run, and appending earlier than the topic's time is an error.
 """
 
 from __future__ import annotations
