@@ -2,6 +2,8 @@
 decisions, fencing, and errors that name the topic and the transaction."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim.api import Topic, TransactionError, TransactionResult, TransactionState
 
@@ -130,3 +132,45 @@ def test_a_reader_of_a_later_run_sees_decisions_only_from_their_time():
     topic.commit_transaction(late, 500)
     assert [topic.committed_values(now_ms=t) for t in (99, 100, 500)] == [[], ["early"], ["early", "late"]]
     assert topic.committed_values(now_ms=200) == ["early"]
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["begin", "send", "plain", "commit", "abort"]), st.integers(0, 3),
+                          st.integers(0, 1)), max_size=40)
+
+
+@given(_OPS)
+def test_read_committed_matches_a_model_of_the_last_stable_offset(ops):
+    """Property: per partition, a read-committed consumer reads, in offset order, the records written outside
+    transactions or in committed ones, up to (not including) the first record of a still open transaction;
+    a second commit or abort of the same outcome reports ALREADY_*, the opposite one raises."""
+    topic = Topic("t", 2)
+    producer = topic.producer()
+    txns, outcome = [], {}
+    for op, which, partition in ops:
+        open_ones = [t for t in txns if t not in outcome]
+        if op == "begin":
+            txns.append(topic.begin_transaction("w"))
+        elif op == "plain":
+            topic.append(None, "plain", partition=partition)
+        elif op == "send" and open_ones:
+            producer.send(0, None, "txn", partition=partition, transaction=open_ones[which % len(open_ones)])
+        elif op in ("commit", "abort") and txns:
+            txn = txns[which % len(txns)]
+            decide = topic.commit_transaction if op == "commit" else topic.abort_transaction
+            if outcome.get(txn, op) != op:
+                with pytest.raises(TransactionError):
+                    decide(txn)
+                continue
+            result = decide(txn)
+            done = "COMMITTED" if op == "commit" else "ABORTED"
+            assert result.name == ("ALREADY_" if txn in outcome else "") + done
+            outcome[txn] = op
+    for p in range(2):
+        expected = []
+        for record in topic.records(p):
+            state = outcome.get(record.transaction, "open") if record.transaction else "commit"
+            if state == "open":
+                break
+            if state == "commit":
+                expected.append(record)
+        assert topic.committed_records(p) == expected
