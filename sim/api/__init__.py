@@ -23,8 +23,11 @@ from sim.api.functions import (
     KeyedProcessFunction, KeySelector, MapFunction, OutputTag, Partitioner, ProcessFunction, ProcessJoinFunction,
     ReduceFunction, RuntimeContext, SinkFunction, TimeDomain, TimerService,
 )
-from sim.api.kafka import KafkaOffsetsInitializer, KafkaSource, KafkaSourceBuilder, TopicSink
+from sim.api.kafka import KafkaOffsetsInitializer, KafkaSource, KafkaSourceBuilder
+from sim.api.kafka_sink import DeliveryGuarantee, KafkaSink, KafkaSinkBuilder, TopicSink, TransactionalTopicSink
 from sim.api.log import Producer, Record, Topic
+from sim.api.topic_transactions import TransactionError, TransactionResult, TransactionState
+from sim.api.transactional import TwoPhaseCommitSinkFunction
 from sim.api.windowed import AllWindowedStream, WindowedStream
 from sim.api.windowing import (
     AllWindowFunction, CountEvictor, CountTrigger, EventTimeSessionWindows, EventTimeTrigger, Evictor,
@@ -62,6 +65,8 @@ __all__ = [
     "EmbeddedRocksDBStateBackend", "HashMapStateBackend", "ListState", "ListStateDescriptor", "MapState",
     "MapStateDescriptor", "ReducingState", "ReducingStateDescriptor", "StateBackend",
     "KafkaOffsetsInitializer", "KafkaSource", "KafkaSourceBuilder", "Producer", "Record", "Topic", "TopicSink",
+    "DeliveryGuarantee", "KafkaSink", "KafkaSinkBuilder", "TransactionError", "TransactionResult", "TransactionState",
+    "TransactionalTopicSink", "TwoPhaseCommitSinkFunction",
     "ChainingStrategy", "CloseableIterator", "CollectionSource", "DataStream", "DataStreamSink", "FilterFunction",
     "FlatMapFunction", "Function", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
     "NumberSequenceSource", "OutputTag", "PartitionerKind", "Partitioner", "ProcessFunction", "ReaderPoll",

@@ -1,8 +1,8 @@
-"""Flink's Kafka connector over a `Topic`: `KafkaSource` (one split per partition) and a plain sink.
+"""Flink's Kafka source over a `Topic`: `KafkaSource`, one split per partition (sinks: `sim.api.kafka_sink`).
 
 Layer: `sim.api` (no SimPy, no clock: a reader is handed the virtual time in
-`poll`, a sink in its context). The source and its readers follow Flink's
-Kafka source where it matters for a run:
+`poll`). The source and its readers follow Flink's Kafka source where it
+matters for a run:
 
 - one split per partition, owned by reader `(start + partition) % readers`
   with `start = ((topic.hashCode() * 31) & 0x7FFFFFFF) % readers`;
@@ -15,7 +15,11 @@ Kafka source where it matters for a run:
   its own watermark generator; a split that has ended (bounded mode) is
   released, so it no longer holds the watermark back;
 - a reader without partitions emits nothing and does not go idle by
-  itself, so its Long.MIN_VALUE watermark holds back what is downstream.
+  itself, so its Long.MIN_VALUE watermark holds back what is downstream;
+- `isolation.level` is Kafka's consumer setting: `read_uncommitted` (the
+  default) reads every record once appended, `read_committed` only records
+  of committed transactions (and those written outside any), never past a
+  transaction still open in the partition (its last stable offset).
 
 Flink counterpart: `KafkaSource`, `KafkaSourceBuilder`, `OffsetsInitializer`
 (`KafkaOffsetsInitializer` in PyFlink), `KafkaSourceEnumerator` (the split
@@ -25,9 +29,9 @@ Simplified: one topic per source, splits assigned once up front (no
 partition discovery), no consumer group and no offset commits. Bounded
 mode stops at the end of the topic's producer schedule (Flink stops at
 offsets fixed when the job starts). A reader reads its partitions round
-robin, one record each in turn; the turn is not part of its state.
-`TopicSink` is at-least-once; an exactly-once sink would stage records per
-checkpoint and append them when the checkpoint completes.
+robin, one record each in turn; the turn is not part of its state. A
+read-committed reader blocked by an open transaction cannot know when it
+will be decided, so it asks to be polled again soon rather than at a time.
 """
 
 from __future__ import annotations
@@ -37,8 +41,7 @@ from enum import Enum
 from typing import Any, Callable, Mapping
 
 from sim.api.connectors import ReaderPoll, Source, SourceReader
-from sim.api.functions import SinkFunction
-from sim.api.log import Producer, Record, Topic
+from sim.api.log import Record, Topic
 from sim.kernel.hashing import java_hash_code
 
 
@@ -90,6 +93,8 @@ class KafkaOffsetsInitializer:
 
 
 _STARTS = "'earliest', 'latest', a {partition: offset} dict or a KafkaOffsetsInitializer"
+ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
+"""Kafka's `isolation.level` values; the first is the default, as in Kafka's consumer."""
 
 
 def _initializer(starting_offsets: Any, topic: Topic) -> KafkaOffsetsInitializer:
@@ -122,9 +127,11 @@ class KafkaSource(Source):
     """Reads one `Topic`, one split per partition, in parallel.
 
     `KafkaSource(topic, starting_offsets="earliest", bounded=False,
-    deserializer=None)`, or `KafkaSource.builder()`. Each record becomes its
-    value, or `deserializer(record)` given the whole `Record` (key,
-    partition, offset, timestamp). Unbounded (Flink's default), a reader
+    deserializer=None, isolation_level="read_uncommitted")`, or
+    `KafkaSource.builder()`. Each record becomes its value, or
+    `deserializer(record)` given the whole `Record` (key, partition, offset,
+    timestamp). With `isolation_level="read_committed"` the readers see only
+    committed records, in offset order. Unbounded (Flink's default), a reader
     never finishes: run such a job with `Simulation(...).run(until_ms=...)`.
     Bounded, a reader finishes once each of its partitions is read to the
     end of the topic's producer schedule; records a producer appends after
@@ -135,7 +142,7 @@ class KafkaSource(Source):
     parallel = True
 
     def __init__(self, topic: Topic, starting_offsets: Any = "earliest", bounded: bool = False,
-                 deserializer: Callable[[Record], Any] | None = None):
+                 deserializer: Callable[[Record], Any] | None = None, isolation_level: str = "read_uncommitted"):
         if not isinstance(topic, Topic):
             raise TypeError(f"KafkaSource reads a sim.api Topic, got {type(topic).__name__}: {topic!r}")
         if deserializer is not None and not callable(deserializer):
@@ -145,6 +152,10 @@ class KafkaSource(Source):
         self.starting_offsets = _initializer(starting_offsets, topic)
         self.bounded = bool(bounded)
         self.deserializer = deserializer
+        if isolation_level not in ISOLATION_LEVELS:
+            raise ValueError(f"KafkaSource of topic {topic.name!r}: isolation.level must be one of "
+                             f"{', '.join(ISOLATION_LEVELS)}, got {isolation_level!r}")
+        self.isolation_level = isolation_level
 
     @staticmethod
     def builder() -> KafkaSourceBuilder:
@@ -173,7 +184,8 @@ class KafkaSource(Source):
 
 
 class KafkaSourceBuilder:
-    """PyFlink's builder, for what `sim` models: `set_topics`, `set_starting_offsets`, bounded or not.
+    """PyFlink's builder, for what `sim` models: `set_topics`, `set_starting_offsets`, bounded or not, and
+    the `isolation.level` property.
 
     Brokers, group ids and (value) deserialisation schemas have no counterpart:
     values are Python objects already; `set_deserializer(fn)` maps a `Record`
@@ -185,6 +197,7 @@ class KafkaSourceBuilder:
         self._starting: Any = "earliest"
         self._bounded = False
         self._deserializer: Callable[[Record], Any] | None = None
+        self._isolation_level = ISOLATION_LEVELS[0]
 
     def set_topics(self, *topics: Topic) -> KafkaSourceBuilder:
         if len(topics) != 1:
@@ -209,10 +222,18 @@ class KafkaSourceBuilder:
         self._deserializer = deserializer
         return self
 
+    def set_property(self, key: str, value: str) -> KafkaSourceBuilder:
+        """A Kafka consumer property; `sim` models only `isolation.level` (checked when the source is built)."""
+        if key != "isolation.level":
+            raise ValueError(f"KafkaSource.builder(): property {key!r} is not modelled by sim; the only one "
+                             f"is 'isolation.level'")
+        self._isolation_level = value
+        return self
+
     def build(self) -> KafkaSource:
         if self._topic is None:
             raise ValueError("KafkaSource.builder() needs set_topics(topic) before build()")
-        return KafkaSource(self._topic, self._starting, self._bounded, self._deserializer)
+        return KafkaSource(self._topic, self._starting, self._bounded, self._deserializer, self._isolation_level)
 
 
 class KafkaSourceReader(SourceReader):
@@ -234,6 +255,7 @@ class KafkaSourceReader(SourceReader):
     def __init__(self, source: KafkaSource, index: int, partitions: list[int]):
         self._topic = source.topic
         self._bounded = source.bounded
+        self._committed = source.isolation_level == "read_committed"
         self._deserializer = source.deserializer
         self.index = index
         self.partitions = partitions
@@ -273,7 +295,7 @@ class KafkaSourceReader(SourceReader):
         topic = self._topic
         topic.advance_to(now_ms)
         for p in self.partitions:
-            self._offsets.setdefault(p, topic.visible_end(p, now_ms))  # `latest`, at the first poll
+            self._offsets.setdefault(p, topic.readable_end(p, now_ms, self._committed))  # `latest`, at the first poll
         taken = self._take(max_records, now_ms)
         released = self._release_ended() if self._bounded else []
         finished = self._bounded and len(self._released) == len(self.partitions)
@@ -286,21 +308,28 @@ class KafkaSourceReader(SourceReader):
                           splits=[r.partition for r in taken], finished_splits=released or None)
 
     def _take(self, max_records: int, now_ms: int) -> list[Record]:
-        """Up to `max_records` visible records, one partition after the other in turn."""
-        parts, topic, offsets = self.partitions, self._topic, self._offsets
-        ends = [topic.visible_end(p, now_ms) for p in parts]
+        """Up to `max_records` readable records, one partition after the other in turn.
+
+        Read committed, a record of an aborted transaction is passed over
+        without taking a turn.
+        """
+        parts, topic, offsets, committed = self.partitions, self._topic, self._offsets, self._committed
+        ends = [topic.readable_end(p, now_ms, committed) for p in parts]
         taken: list[Record] = []
         turn, empty_in_a_row = self._turn, 0
         while len(taken) < max_records and empty_in_a_row < len(parts):
             i = turn % len(parts)
-            turn += 1
             offset = offsets[parts[i]]
             if offset < ends[i]:
-                taken.append(topic.record(parts[i], offset))
+                record = topic.record(parts[i], offset)
                 offsets[parts[i]] = offset + 1
+                if committed and topic.is_aborted(record):
+                    continue
+                taken.append(record)
                 empty_in_a_row = 0
             else:
                 empty_in_a_row += 1
+            turn += 1
         self._turn = turn % len(parts) if parts else 0
         return taken
 
@@ -313,42 +342,11 @@ class KafkaSourceReader(SourceReader):
         return ended
 
     def _next_append_us(self, now_ms: int) -> int | None:
-        times = [self._topic.next_append_ms(p, now_ms) for p in self.partitions if p not in self._released]
+        """When to poll again; None (soon) when a read-committed partition waits for an open transaction."""
+        topic, waiting = self._topic, [p for p in self.partitions if p not in self._released]
+        if self._committed and any(topic.readable_end(p, now_ms, True) < topic.visible_end(p, now_ms)
+                                   for p in waiting):
+            return None
+        times = [topic.next_append_ms(p, now_ms) for p in waiting]
         known = [t for t in times if t is not None]
         return min(known) * 1000 if known else None
-
-
-class TopicSink(SinkFunction):
-    """Appends every record to a topic at the virtual time it is written: at-least-once.
-
-    `TopicSink(topic, key=None, partition=None)`: `key(value)` gives the
-    record's key (None: no key, round robin), or `partition` fixes the
-    partition. The record's timestamp is the element's event timestamp if
-    it has one, else the append time. Each subtask is its own producer, with
-    its own round-robin counter.
-
-    Flink counterpart: `KafkaSink` with `DeliveryGuarantee.AT_LEAST_ONCE`.
-    Simplified: a record is appended as it is written, with no batching or
-    flush at checkpoints, so after a restart the records since the last
-    checkpoint would be appended again.
-    """
-
-    name = "Topic Sink"
-
-    def __init__(self, topic: Topic, key: Callable[[Any], Any] | None = None, partition: int | None = None):
-        if not isinstance(topic, Topic):
-            raise TypeError(f"TopicSink writes to a sim.api Topic, got {type(topic).__name__}: {topic!r}")
-        if key is not None and not callable(key):
-            raise TypeError(f"TopicSink of topic {topic.name!r}: key must be a function of the value, "
-                            f"got {type(key).__name__}")
-        if partition is not None:
-            topic.check_partition(partition)
-        self.topic = topic
-        self.key = key
-        self.partition = partition
-        # Each subtask runs its own copy of this function, so each gets its own producer (the topic is shared).
-        self._producer: Producer = topic.producer()
-
-    def invoke(self, value: Any, context: SinkFunction.Context) -> None:
-        key = self.key(value) if self.key is not None else None
-        self._producer.send(context.current_processing_time(), key, value, context.timestamp(), self.partition)

@@ -2,8 +2,9 @@
 
 Layer: `sim.api` (no SimPy, no clock). A `Topic` stands for an external
 system that jobs read (`sim.api.kafka.KafkaSource`) and write
-(`sim.api.kafka.TopicSink`). It reads no clock: whoever appends or reads
-hands in the virtual time in milliseconds. The topic remembers the latest
+(`sim.api.kafka_sink.TopicSink`, or exactly once through transactions with
+`sim.api.kafka_sink.TransactionalTopicSink`). It reads no clock: whoever
+appends or reads hands in the virtual time in milliseconds. The topic remembers the latest
 instant it has been shown (its *time*), which never goes back.
 
 How records get in:
@@ -19,6 +20,15 @@ A record is visible to readers once virtual time reaches its append time.
 Offsets count from 0 per partition, in append order; records scheduled for
 the same instant are appended in the order they were scheduled.
 
+Transactions (`begin_transaction`, `Producer.send(..., transaction=txn)`,
+`commit_transaction`, `abort_transaction`; rules in
+`sim.api.topic_transactions`): a record appended inside a transaction gets
+its offset at once, but a *read-committed* reader (`readable_end`,
+`committed_records`) sees it only once the transaction has committed, and
+never reads past the first record of a transaction still open in that
+partition. Records written outside transactions are visible to both kinds
+of reader as above.
+
 Partitioning is the producer's choice, as in Kafka's client: an explicit
 partition wins; a keyed record goes to `toPositive(murmur2(key bytes)) %
 partitions` (Kafka's default for non-null keys; a str key is its UTF-8
@@ -29,13 +39,13 @@ producer and takes its turns in the order of its instants.
 Flink counterpart: none, this is the broker and client side (Kafka's
 partition log, `Utils.murmur2`, `BuiltInPartitioner.partitionForKey`,
 `RoundRobinPartitioner`).
-Simplified: no brokers, replication, retention, compaction, transactions or
-serialisation: values are Python objects and keys are str or bytes. Records
-without a key go round robin; Kafka's default sticky partitioner (which
-fills a batch per partition) is not modelled. Every run starts its virtual
-time at 0 while a topic keeps its log, so a record appended at 3 s in one
-run is visible from 3 s in a later run, and appending earlier than the
-topic's time is an error.
+Simplified: no brokers, replication, retention, compaction or serialisation
+(values are Python objects and keys are str or bytes), and transactions as
+`sim.api.topic_transactions` says. Records without a key go round robin;
+Kafka's default sticky partitioner (which fills a batch per partition) is
+not modelled. Every run starts its virtual time at 0 while a topic keeps
+its log, so a record appended at 3 s in one run is visible from 3 s in a
+later run, and appending earlier than the topic's time is an error.
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ from collections import deque
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Iterable
+
+from sim.api.topic_transactions import TopicTransactions, TransactionResult, TransactionState
 
 _MASK32 = 0xFFFFFFFF
 _MURMUR2_SEED = 0x9747B28C
@@ -97,7 +109,8 @@ class Record:
 
     `timestamp` is the record's own time in ms (Kafka's CreateTime: the
     producer's instant unless one was given); `append_ms` is the virtual
-    time at which it was appended and became visible to readers.
+    time at which it was appended and became visible to read-uncommitted
+    readers.
     """
 
     partition: int
@@ -106,6 +119,8 @@ class Record:
     value: Any
     timestamp: int
     append_ms: int
+    transaction: str | None = None
+    """The transaction it was appended in (None: outside any, visible to every reader)."""
 
 
 def _check_ms(value: Any, what: str) -> int:
@@ -150,11 +165,16 @@ class Producer:
         return turn
 
     def send(self, at_ms: int, key: str | bytes | None, value: Any, timestamp: int | None = None,
-             partition: int | None = None) -> Record:
-        """Append one record at virtual time `at_ms`; its timestamp defaults to `at_ms`."""
+             partition: int | None = None, transaction: str | None = None) -> Record:
+        """Append one record at virtual time `at_ms`, inside the open `transaction` if one is named.
+
+        Its timestamp defaults to `at_ms`.
+        """
         if key is not None:
             key_bytes(key)
-        return self.topic._append(self.partition_for(key, partition), at_ms, key, value, timestamp)
+        if transaction is not None:
+            self.topic.transactions.writable(transaction)
+        return self.topic._append(self.partition_for(key, partition), at_ms, key, value, timestamp, transaction)
 
 
 class Topic:
@@ -183,6 +203,7 @@ class Topic:
         self._schedule_turns = 0  # round-robin turns the schedule's appended records have taken
         self._time_ms = 0
         self._producer = Producer(self)
+        self.transactions = TopicTransactions(name, partitions)
 
     def __repr__(self) -> str:
         return f"Topic({self.name!r}, partitions={self.partitions})"
@@ -242,7 +263,8 @@ class Topic:
                                  f"got {pair!r} at index {i}")
             self.produce_at(start_ms + i * interval_ms, pair[0], pair[1], partition=partition)
 
-    def _append(self, partition: int, at_ms: int, key: Any, value: Any, timestamp: int | None) -> Record:
+    def _append(self, partition: int, at_ms: int, key: Any, value: Any, timestamp: int | None,
+                transaction: str | None = None) -> Record:
         _check_ms(at_ms, f"topic {self.name!r}: the append time")
         if timestamp is not None:
             _check_ms(timestamp, f"topic {self.name!r}: the timestamp of a record")
@@ -250,13 +272,56 @@ class Topic:
         if at_ms < self._time_ms:
             raise ValueError(f"topic {self.name!r} partition {partition}: cannot append at {at_ms} ms, the topic's "
                              f"time is already {self._time_ms} ms (each run starts at 0: write to a new Topic)")
-        return self._add(partition, at_ms, key, value, timestamp)
+        record = self._add(partition, at_ms, key, value, timestamp, transaction)
+        if transaction is not None:
+            self.transactions.appended(self.transactions.get(transaction), partition, record.offset)
+        return record
 
-    def _add(self, partition: int, at_ms: int, key: Any, value: Any, timestamp: int | None) -> Record:
+    def _add(self, partition: int, at_ms: int, key: Any, value: Any, timestamp: int | None,
+             transaction: str | None = None) -> Record:
         log = self._logs[partition]
-        record = Record(partition, len(log), key, value, at_ms if timestamp is None else timestamp, at_ms)
+        record = Record(partition, len(log), key, value, at_ms if timestamp is None else timestamp, at_ms,
+                        transaction)
         log.append(record)
         return record
+
+    # --- transactions -----------------------------------------------------------------
+
+    def begin_transaction(self, transactional_id: str) -> str:
+        """Open a transaction for `transactional_id`; returns its name, `<transactional id>-<n>`."""
+        return self.transactions.begin(transactional_id)
+
+    def commit_transaction(self, txn: str, at_ms: int | None = None) -> TransactionResult:
+        """Commit `txn` at `at_ms` (see `_decision_ms`): COMMITTED, or ALREADY_COMMITTED if it was.
+
+        Raises TransactionError if `txn` is unknown or was aborted.
+        """
+        return self.transactions.commit(txn, self._decision_ms(at_ms))
+
+    def abort_transaction(self, txn: str, at_ms: int | None = None) -> TransactionResult:
+        """Abort `txn` at `at_ms`: ABORTED, or ALREADY_ABORTED if it was; its records are never read committed.
+
+        Raises TransactionError if `txn` is unknown or was committed.
+        """
+        return self.transactions.abort(txn, self._decision_ms(at_ms))
+
+    def abort_open_transactions(self, transactional_id: str, at_ms: int | None = None) -> list[str]:
+        """Fence `transactional_id` (Kafka's `initTransactions`): abort its open transactions; returns them."""
+        return self.transactions.abort_open(transactional_id, self._decision_ms(at_ms))
+
+    def transaction_state(self, txn: str) -> TransactionState:
+        return self.transactions.get(txn).state
+
+    def _decision_ms(self, at_ms: int | None) -> int:
+        """When a commit or abort asked for at `at_ms` takes effect: then, or at the topic's time if later.
+
+        A sink may decide outside its own task steps (a checkpoint
+        notification), when its clock lags the topic's; a decision cannot be
+        seen before it is made, so it never takes effect in the topic's past.
+        """
+        if at_ms is not None:
+            self.advance_to(_check_ms(at_ms, f"topic {self.name!r}: the time of a commit or abort"))
+        return self._time_ms
 
     # --- the schedule ---------------------------------------------------------------
 
@@ -291,8 +356,32 @@ class Topic:
         return len(self._logs[self.check_partition(partition)])
 
     def visible_end(self, partition: int, now_ms: int) -> int:
-        """One past the last offset of `partition` a reader at `now_ms` may see."""
+        """One past the last offset of `partition` a read-uncommitted reader at `now_ms` may see."""
         return bisect_right(self._logs[partition], now_ms, key=attrgetter("append_ms"))
+
+    def last_stable_offset(self, partition: int, now_ms: int | None = None) -> int:
+        """The first offset of `partition` in a transaction undecided at `now_ms` (default: the topic's time).
+
+        The end of the partition if every transaction there is decided.
+        """
+        now_ms = self._time_ms if now_ms is None else now_ms
+        end = len(self._logs[self.check_partition(partition)])
+        return self.transactions.last_stable_offset(partition, now_ms, end)
+
+    def readable_end(self, partition: int, now_ms: int, read_committed: bool = False) -> int:
+        """One past the last offset a reader at `now_ms` may read: for read-committed, no further than the LSO.
+
+        Below it, a read-committed reader still skips the records of
+        aborted transactions (`is_aborted`).
+        """
+        visible = self.visible_end(partition, now_ms)
+        if not read_committed:
+            return visible
+        return min(visible, self.transactions.last_stable_offset(partition, now_ms, len(self._logs[partition])))
+
+    def is_aborted(self, record: Record) -> bool:
+        """Whether `record` belongs to an aborted transaction (so a read-committed reader skips it)."""
+        return record.transaction is not None and self.transactions.is_aborted(record.transaction)
 
     def record(self, partition: int, offset: int) -> Record:
         return self._logs[partition][offset]
@@ -317,7 +406,20 @@ class Topic:
         return len(self._unrouted) + sum(len(queue) for queue in self._pending)
 
     def records(self, partition: int | None = None) -> list[Record]:
-        """The records appended so far: of one partition, or of all, partition by partition, in offset order."""
+        """The records appended so far, whatever their transactions: of one partition, or of all, partition by
+        partition, in offset order."""
         if partition is not None:
             return list(self._logs[self.check_partition(partition)])
         return [record for log in self._logs for record in log]
+
+    def committed_records(self, partition: int | None = None, now_ms: int | None = None) -> list[Record]:
+        """What a read-committed consumer from the earliest offset has read at `now_ms` (default: the topic's
+        time): of one partition, or of all, partition by partition, in offset order."""
+        now_ms = self._time_ms if now_ms is None else now_ms
+        parts = range(self.partitions) if partition is None else [self.check_partition(partition)]
+        return [record for p in parts for record in self._logs[p][:self.readable_end(p, now_ms, True)]
+                if not self.is_aborted(record)]
+
+    def committed_values(self, partition: int | None = None, now_ms: int | None = None) -> list[Any]:
+        """The values of `committed_records(partition, now_ms)`."""
+        return [record.value for record in self.committed_records(partition, now_ms)]

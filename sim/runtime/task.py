@@ -41,6 +41,7 @@ from sim.runtime.elements import END_OF_PARTITION, MARK, Buffer
 from sim.runtime.time_service import ProcessingTimeService
 from sim.runtime.source_operator import SourceOperator
 from sim.runtime.timed_operators import KeyedProcessOperator, TimestampsOperator, WindowOperator
+from sim.runtime.transactional_sink import sink_operator_class
 from sim.runtime.watermarks import StatusWatermarkValve, ValveOutput, WatermarkStatus
 from sim.runtime.partitioners import make_selector
 from sim.runtime.record_writer import RecordWriter
@@ -184,8 +185,9 @@ class StreamTask:
         if kind == "source":
             return SourceOperator(node, i, self._context(node, None), clock)
         if kind in ("print", "sink", "collect"):
-            sink = ops.SinkOperator(node, i, self._context(node, None), clock, self._sink_log(node.id),
-                                    self._trace, self.id, self._stdout)
+            sink = sink_operator_class(node.operator.function)(node, i, self._context(node, None), clock,
+                                                               self._sink_log(node.id), self._trace, self.id,
+                                                               self._stdout)
             self._sinks.append(sink)
             return sink
         if kind == "timestamps":
