@@ -41,7 +41,7 @@ from sim.viz.timeline import BACKPRESSURED, task_spans, trace_end_us
 if TYPE_CHECKING:
     from sim.scenario.result import RunResult
 
-SENDER_COLOR = "#E08E0B"
+SENDER_COLOR = "#F28E2B"
 RECEIVER_COLOR = "#4C72B0"
 IN_FLIGHT_COLOR = "#555555"
 SENDER_LABEL = "queued at the sender (subpartition), up"
