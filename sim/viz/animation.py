@@ -10,7 +10,7 @@ its channel's arrow, as far along as the time between its send and its
 arrival says (hollow when it is a priority, i.e. unaligned, barrier); a
 barrier that arrived but waits in its consumer's input queue (until
 `BarrierReceived`) is a faded disc at the arrow's head, and one its producer
-emitted (its snapshot is done) that still waits behind data in the
+forwarded (as its snapshot began) that still waits behind data in the
 producer's output queue is a faded disc at the arrow's tail; a blocked channel (its consumer is aligning) is a thick orange arrow; a subtask
 that finished its snapshot gets a diamond in the checkpoint's colour.
 
@@ -56,7 +56,7 @@ class FrameState(NamedTuple):
     """What one frame shows at `t_us`.
 
     Attributes:
-        queued: barriers its producer emitted (its snapshot is done) still queued behind data at the sender.
+        queued: barriers its producer forwarded (as its snapshot began), still queued behind data at the sender.
         moving: barriers on the wire, each with how far it has come (0 to 1).
         waiting: barriers that arrived but wait in the consumer's input queue (not yet taken).
         blocked: ids of the channels blocked for alignment.
@@ -144,8 +144,8 @@ class BarrierAnimation:
         shown = (lambda cid: True) if checkpoint_id is None else (lambda cid: cid == checkpoint_id)
         self.barriers = [b for b in barrier_messages(trace, result.execution_graph) if shown(b.checkpoint_id)]
         self._taken = taken_us(trace, self.barriers)
-        # A producer emits its barriers when its snapshot's synchronous part is done.
-        self._emitted = {(m.checkpoint_id, m.task): m.end_us for m in snapshot_marks(trace)}
+        # A producer forwards its barriers just before its snapshot's synchronous part starts.
+        self._emitted = {(m.checkpoint_id, m.task): m.start_us for m in snapshot_marks(trace)}
         self._blocked = [(s[0], s[1], s[2]) for spans in blocked_spans(trace).values() for s in spans
                          if shown(s[3])]
         self._snapshots = [m for m in snapshot_marks(trace) if shown(m.checkpoint_id) and m.task in self.boxes]
