@@ -110,7 +110,7 @@ def _disc_face(barrier: Barrier, queued: bool):
 
 def _exit_point(box, toward: tuple[float, float]) -> tuple[float, float]:
     """Where the line from the centre of `box` to `toward` leaves the box."""
-    cx, cy = box.get_x() + box.get_width() / 2, box.get_y() + box.get_height() / 2
+    cx, cy = _centre(box)
     dx, dy = toward[0] - cx, toward[1] - cy
     scale = min(box.get_width() / 2 / abs(dx) if dx else float("inf"),
                 box.get_height() / 2 / abs(dy) if dy else float("inf"), 1.0)
@@ -154,7 +154,7 @@ class BarrierAnimation:
         self._diamonds = self._snapshot_artists()
         width_in, height_in = self.fig.get_size_inches()
         self.title = self.ax.text(width_in / 2, height_in - _TITLE_STRIP_IN / 2, "", ha="center", va="center",
-                                   fontsize=11, linespacing=1.5)
+                                  fontsize=11, linespacing=1.5)
         self._key()
         self.draw_frame(0)
 

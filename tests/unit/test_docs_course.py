@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import re
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def trace_dir(tmp_path_factory):
     (work / "scenarios").symlink_to(ROOT / "scenarios")
     run = subprocess.run([sys.executable, "-m", "sim", "run", "scenarios/03_aligned_checkpoints.py", "--seed", "7",
                           "--out", "out/aligned", "--no-figures"], cwd=work, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(ROOT), "PATH": ""})
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
     return work
 
