@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.trace import BufferSent, WatermarkAdvanced
+from sim.trace import BufferFlushed, BufferSent, WatermarkAdvanced
 from sim.viz.barriers import checkpoint_outcomes
 from sim.viz.checkpoints import draw_checkpoint_stats, draw_checkpoint_table
 from sim.viz.graphs import draw_execution_graph, draw_job_graph
+from sim.viz.occupancy import draw_occupancy
 from sim.viz.spacetime import draw_spacetime
 from sim.viz.style import ms
 from sim.viz.timeline import draw_timelines
@@ -31,6 +32,7 @@ FIGURE_CAPTIONS = {
     "execution_graph.png": "Execution graph: every subtask on its TaskManager, and the channels between them",
     "timeline.png": "Subtask timelines: busy, backpressured, idle and aligning time of each subtask",
     "spacetime.png": "Space-time diagram: buffers, channel events and barriers between subtasks",
+    "occupancy.png": "Buffers per channel: queued at the sender and at the receiver, and backpressured producers",
     "checkpoints.png": "Checkpoint statistics: durations and sizes of each checkpoint",
     "checkpoint_table.png": "Checkpoint history, with the fields of Flink's web UI",
 }
@@ -65,6 +67,7 @@ def spacetime_checkpoint(result: RunResult) -> int | None:
 
 def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
     """Write job_graph.png, execution_graph.png, timeline.png and spacetime.png into `out_dir`,
+    occupancy.png when the trace holds buffers (BUFFERS level, channels between subtasks),
     checkpoints.png and checkpoint_table.png when the run triggered checkpoints, and
     watermarks.png when it traced watermarks (a job that uses event time).
 
@@ -92,6 +95,8 @@ def write_figures(result: RunResult, out_dir: str | os.PathLike) -> list[Path]:
         ("spacetime.png", lambda p: draw_spacetime(result, p, start_ms=window[0], end_ms=window[1],
                                                    checkpoint_id=checkpoint)),
     ]
+    if result.execution_graph.channels and any(isinstance(e, BufferFlushed) for e in result.trace):
+        jobs.append(("occupancy.png", lambda p: draw_occupancy(result, p)))
     if checkpoint is not None:
         jobs += [("checkpoints.png", lambda p: draw_checkpoint_stats(result, p)),
                  ("checkpoint_table.png", lambda p: draw_checkpoint_table(result, p))]

@@ -26,7 +26,7 @@ from sim.viz.style import lane_label, new_figure, partitioner_color, save_png, t
 _CHAR_IN = 0.068  # mean glyph width at 9 pt (DejaVu Sans), inches
 _LINE_IN = 0.19  # line pitch at 9 pt, inches
 _MAX_LINE_CHARS = 36
-_TITLE_IN = 0.6
+TITLE_IN = 0.6
 _MARGIN_IN = 0.3
 _UNPLACED = "unplaced"
 _GAP_IN = 1.4  # between execution-graph columns
@@ -36,7 +36,7 @@ _NODE_GAP_IN = 0.18
 _GROUP_GAP_IN = 0.5
 
 
-def _count(n: int, noun: str) -> str:
+def count_label(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -195,7 +195,7 @@ def draw_job_graph(job_graph, path: str | os.PathLike | None = None) -> Figure:
     widths = [max(sizes[vid][0] for vid in col) for col in columns]
     heights = [sum(sizes[vid][1] for vid in col) + 0.6 * (len(col) - 1) for col in columns]
     width_in = max(5.0, sum(widths) + gap * (len(columns) - 1) + 2 * _MARGIN_IN)
-    height_in = max(heights, default=1.0) + _TITLE_IN + 2 * _MARGIN_IN
+    height_in = max(heights, default=1.0) + TITLE_IN + 2 * _MARGIN_IN
     fig, ax = _canvas(width_in, height_in)
     boxes = {}
     for x, col in zip(_column_x(widths, gap, width_in), columns):
@@ -210,9 +210,9 @@ def draw_job_graph(job_graph, path: str | os.PathLike | None = None) -> Figure:
         ax.text(*_place_label(ends, rad, label, taken), label, ha="center", va="center", fontsize=8, color=color,
                 fontweight="bold", zorder=5,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": color, "linewidth": 0.6})
-    title = (f"Job graph: {job_graph.stream_graph.job_name}: {_count(len(job_graph.vertices), 'task')}, "
-             f"{_count(len(job_graph.edges), 'exchange')}")
-    ax.text(width_in / 2, height_in - _TITLE_IN / 2, title, ha="center", va="center", fontsize=11)
+    title = (f"Job graph: {job_graph.stream_graph.job_name}: {count_label(len(job_graph.vertices), 'task')}, "
+             f"{count_label(len(job_graph.edges), 'exchange')}")
+    ax.text(width_in / 2, height_in - TITLE_IN / 2, title, ha="center", va="center", fontsize=11)
     save_png(fig, path)
     return fig
 
@@ -274,13 +274,47 @@ def _stacked(heights: list[float]) -> float:
     return sum(heights) + _GROUP_GAP_IN * (len(heights) - 1)
 
 
-def _execution_size(execution_graph, placements) -> tuple[float, float]:
+def _execution_size(execution_graph, placements, min_width_in: float = 7.0) -> tuple[float, float]:
     """Figure size in inches: columns side by side, the tallest column, title and legend."""
     columns = _execution_columns(execution_graph)
     box_w, box_h = _node_size([_subtask_text(s.id, placements.get(s.id)) for s in execution_graph.subtasks])
     tallest = max(_stacked(h) for h in _group_heights(columns, box_h))
-    width = max(7.0, len(columns) * box_w + _GAP_IN * (len(columns) - 1) + 2 * _MARGIN_IN)
-    return width, tallest + _TITLE_IN + _LEGEND_IN + 2 * _MARGIN_IN
+    width = max(min_width_in, len(columns) * box_w + _GAP_IN * (len(columns) - 1) + 2 * _MARGIN_IN)
+    return width, tallest + TITLE_IN + _LEGEND_IN + 2 * _MARGIN_IN
+
+
+def execution_graph_canvas(execution_graph, placements, min_width_in: float = 7.0,
+                           title_in: float = TITLE_IN) -> tuple[Figure, object, dict, dict]:
+    """The execution-graph picture without its title: subtask boxes and channel arrows.
+
+    Shared by `draw_execution_graph` and the barrier animation, so both lay
+    the graph out the same way; the animation asks for a wider figure and a
+    taller title strip (`min_width_in`, `title_in`, inches).
+
+    Returns:
+        The figure, its axes (one data unit is one inch, y up), the subtask
+        boxes by subtask id, and the channel arrows by channel id (each with
+        the gid `channel:<id>`).
+    """
+    placements = placements or {}
+    tm_colors = taskmanager_colors(p.taskmanager for p in placements.values())
+    width_in, height_in = _execution_size(execution_graph, placements, min_width_in)
+    fig, ax = _canvas(width_in, height_in + title_in - TITLE_IN)
+    boxes = _place_subtasks(ax, execution_graph, placements, tm_colors, width_in)
+    edges = execution_graph.job_graph.edges
+    arrows = {}
+    for channel in execution_graph.channels:
+        a, b = placements.get(channel.producer), placements.get(channel.consumer)
+        local = a is not None and b is not None and a.taskmanager == b.taskmanager
+        kind = edges[channel.edge_index].stream_edge.partitioner.kind.value
+        arrows[channel.id] = _connect(ax, (boxes[channel.producer], boxes[channel.consumer]),
+                                      partitioner_color(kind), linestyle="-" if local else "--", linewidth=1.0,
+                                      head=9)
+        arrows[channel.id].set_gid(f"channel:{channel.id}")
+    remote = sum(arrow.get_linestyle() != "-" for arrow in arrows.values())
+    kinds = sorted({e.stream_edge.partitioner.kind.value for e in edges})
+    _execution_legend(ax, tm_colors, kinds, remote < len(arrows), remote > 0)
+    return fig, ax, boxes, arrows
 
 
 def draw_execution_graph(execution_graph, placements, path: str | os.PathLike | None = None) -> Figure:
@@ -299,25 +333,13 @@ def draw_execution_graph(execution_graph, placements, path: str | os.PathLike | 
     Returns:
         The figure (not registered with pyplot).
     """
-    placements = placements or {}
-    tm_colors = taskmanager_colors(p.taskmanager for p in placements.values())
-    width_in, height_in = _execution_size(execution_graph, placements)
-    fig, ax = _canvas(width_in, height_in)
-    boxes = _place_subtasks(ax, execution_graph, placements, tm_colors, width_in)
-    edges = execution_graph.job_graph.edges
-    remote = 0
-    for channel in execution_graph.channels:
-        a, b = placements.get(channel.producer), placements.get(channel.consumer)
-        local = a is not None and b is not None and a.taskmanager == b.taskmanager
-        remote += not local
-        kind = edges[channel.edge_index].stream_edge.partitioner.kind.value
-        _connect(ax, (boxes[channel.producer], boxes[channel.consumer]), partitioner_color(kind),
-                 linestyle="-" if local else "--", linewidth=1.0, head=9)
-    kinds = sorted({e.stream_edge.partitioner.kind.value for e in edges})
-    _execution_legend(ax, tm_colors, kinds, remote < len(execution_graph.channels), remote > 0)
-    ax.text(width_in / 2, height_in - _TITLE_IN / 2,
-            f"Execution graph: {_count(len(execution_graph.subtasks), 'subtask')} on "
-            f"{_count(len(tm_colors), 'TaskManager')}, {_count(len(execution_graph.channels), 'channel')} "
+    fig, ax, _, arrows = execution_graph_canvas(execution_graph, placements)
+    remote = sum(arrow.get_linestyle() != "-" for arrow in arrows.values())
+    taskmanagers = len({p.taskmanager for p in (placements or {}).values()})
+    width_in, height_in = fig.get_size_inches()
+    ax.text(width_in / 2, height_in - TITLE_IN / 2,
+            f"Execution graph: {count_label(len(execution_graph.subtasks), 'subtask')} on "
+            f"{count_label(taskmanagers, 'TaskManager')}, {count_label(len(execution_graph.channels), 'channel')} "
             f"({remote} remote)", ha="center", va="center", fontsize=11)
     save_png(fig, path)
     return fig

@@ -6,7 +6,9 @@ can be drawn from it:
 
 - `timeline`: lanes in deployment order (`TaskDeployed`), which is the
   execution graph's order, so the picture is the one `run` draws;
-- `checkpoints` and `checkpoint_table`: the trace's checkpoint statistics.
+- `checkpoints` and `checkpoint_table`: the trace's checkpoint statistics;
+- `occupancy`: buffers per channel, each channel's two ends resolved against
+  the deployed subtasks (`sim.viz.occupancy.split_channel_id`).
 
 The job graph, the execution graph and the space-time diagram need the graphs
 (an operator's chain, a channel's two ends and its partitioner), which a trace
@@ -22,8 +24,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from sim.trace import CheckpointTriggered, JobFinished, JobStarted, TaskDeployed, Trace
+from sim.trace import BufferFlushed, CheckpointTriggered, JobFinished, JobStarted, TaskDeployed, Trace
 from sim.viz.checkpoints import draw_checkpoint_stats, draw_checkpoint_table
+from sim.viz.occupancy import draw_occupancy
 from sim.viz.timeline import draw_timelines, trace_end_us
 
 DRAWN_BY_RUN = ("job_graph", "execution_graph", "spacetime")
@@ -74,6 +77,7 @@ TRACE_FIGURES: dict[str, Callable[[TraceRun, Path], Figure]] = {
     "timeline": lambda run, path: draw_timelines(run, path, lanes=run.subtasks),
     "checkpoints": draw_checkpoint_stats,
     "checkpoint_table": draw_checkpoint_table,
+    "occupancy": draw_occupancy,
 }
 NEEDS_CHECKPOINTS = ("checkpoints", "checkpoint_table")
 
@@ -88,6 +92,9 @@ def _check_drawable(run: TraceRun, figure: str) -> None:
     if figure in NEEDS_CHECKPOINTS and not run.trace.of_type(CheckpointTriggered):
         raise FigureError(f"the trace of {run.job_name!r} has no checkpoints (the job does not checkpoint, or the "
                           f"trace level is below checkpoints); figure {figure!r} needs a CheckpointTriggered event")
+    if figure == "occupancy" and not run.trace.of_type(BufferFlushed):
+        raise FigureError(f"the trace of {run.job_name!r} holds no buffers (its level is below buffers, or no "
+                          f"channel carried data); figure 'occupancy' needs BufferFlushed events")
 
 
 def draw_from_trace(trace: Trace, figure: str, path: str | os.PathLike) -> Path:

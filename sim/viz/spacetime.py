@@ -10,7 +10,9 @@ consumer's lane at the time it arrived (`BufferSent.arrival_us`). A channel
 event (end of partition) is a dashed arrow drawn the same way
 (`ChannelEventSent.arrival_us`), and so is a checkpoint barrier
 (`BarrierSent.arrival_us`), bold in its checkpoint's colour. Blocked channels,
-snapshots and alignment timeouts are marked on the lanes (`sim.viz.marks`).
+snapshots and alignment timeouts are marked on the lanes (`sim.viz.marks`);
+failures, faults, cancellations, restarts, restores and watermark advances
+too (`sim.viz.lifecycle`).
 """
 
 from __future__ import annotations
@@ -30,14 +32,13 @@ from sim.viz.barriers import (
     Barrier, BlockedSpan, SnapshotMark, alignment_timeouts, barrier_messages, blocked_spans, checkpoint_outcomes,
     checkpoint_window_us, snapshot_marks,
 )
+from sim.viz.lifecycle import LifecycleMarks, draw_lifecycle, lifecycle_marks, needs_label_strip
 from sim.viz.marks import (
     barrier_handles, draw_barriers, draw_blocked_spans, draw_checkpoint_bounds, draw_snapshots, draw_timeouts,
     mark_handles,
 )
 from sim.viz.style import EVENT_COLOR, lane_order, lanes_height_in, ms, new_figure, partitioner_color, save_png
-from sim.viz.timeline import (
-    draw_failures, draw_state_bars, lane_legend_handles, setup_lanes, task_failures, task_spans, trace_end_us,
-)
+from sim.viz.timeline import draw_state_bars, lane_legend_handles, setup_lanes, task_spans, trace_end_us
 
 if TYPE_CHECKING:
     from sim.scenario.result import RunResult
@@ -128,17 +129,15 @@ def _arrow(message: Message, rows: dict[str, int]) -> FancyArrowPatch:
                            color=EVENT_COLOR, alpha=0.75, shrinkA=0, shrinkB=0, zorder=4)
 
 
-def _legend_handles(shown: list[Message], marks: _Marks, failed: bool, steps: bool) -> list:
-    handles = lane_legend_handles(failed, alive=False, alpha=_BAR_ALPHA)
-    if not steps:  # no busy or backpressured bar in the window: name only the failure mark
-        handles = handles[2:]
+def _legend_handles(shown: list[Message], marks: _Marks, lifecycle: list, steps: bool) -> list:
+    handles = lane_legend_handles(False, alive=False, alpha=_BAR_ALPHA) if steps else []
     for kind in sorted({m.partitioner for m in shown if m.event is None}):
         handles.append(Line2D([], [], color=partitioner_color(kind), linewidth=1.5, label=f"buffer ({kind.upper()})"))
     for name in sorted({m.event for m in shown if m.event is not None}):
         handles.append(Line2D([], [], color=EVENT_COLOR, linewidth=1.0, linestyle="--", marker=">",
                               markersize=5, label=name))
     handles += barrier_handles(marks.barriers)
-    return handles + mark_handles(bool(marks.blocked), bool(marks.snapshots), bool(marks.timeouts))
+    return handles + mark_handles(bool(marks.blocked), bool(marks.snapshots), bool(marks.timeouts)) + lifecycle
 
 
 def _title(result: RunResult, window: tuple[int, int], total: int, step: int, marks: _Marks) -> str:
@@ -214,7 +213,10 @@ def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, sta
     checkpoint's colour (dotted when unaligned, i.e. priority), never sampled
     away; a blocked input channel is a hatched strip under its consumer's lane;
     a snapshot's synchronous part is a black bar ending in a diamond; an
-    alignment timeout is a gold star.
+    alignment timeout is a gold star. Failures, injected faults, lost
+    TaskManagers, cancellations, restores, replayed channel state and watermark
+    advances are marked on their lanes, and failover, the restart delay and the
+    restore of the next attempt across all lanes (`sim.viz.lifecycle`).
 
     Args:
         result: the run; only its trace and graphs are read.
@@ -245,20 +247,21 @@ def draw_spacetime(result: RunResult, path: str | os.PathLike | None = None, sta
     fig = new_figure(12.0, lanes_height_in(len(lanes)) + 0.3)
     ax = fig.add_subplot()
     steps = _draw_lanes(ax, lanes, task_spans(result.trace), *window)
-    failed = _draw_content(ax, result, lanes, shown, marks, window)
+    recovery = lifecycle_marks(result.trace, lane_order(result.execution_graph)).inside(*window, lanes)
+    lifecycle = _draw_content(ax, lanes, shown, marks, recovery)
     total = sum(1 for m in messages if m.event is None)
-    _finish(ax, lanes, window, _legend_handles(shown, marks, failed, steps))
-    if checkpoint_id is not None:  # a free strip above the first lane names the checkpoint's start and end
-        ax.set_ylim(len(lanes) - 0.5, -0.95)
+    _finish(ax, lanes, window, _legend_handles(shown, marks, lifecycle, steps))
+    # Free strips: under the last lane for job-wide lines' names, above the first for the checkpoint's.
+    ax.set_ylim(len(lanes) - (0.0 if needs_label_strip(recovery) else 0.5), -0.5 if checkpoint_id is None else -0.95)
+    if checkpoint_id is not None:
         draw_checkpoint_bounds(ax, checkpoint_id, checkpoint_outcomes(result.trace)[checkpoint_id], -0.72)
     fig.suptitle(_title(result, window, total, step, marks), fontsize=11)
     save_png(fig, path)
     return fig
 
 
-def _draw_content(ax, result: RunResult, lanes: list[str], shown: list[Message], marks: _Marks,
-                  window: tuple[int, int]) -> bool:
-    """Arrows, checkpoint marks and failures; returns whether a failure was drawn."""
+def _draw_content(ax, lanes: list[str], shown: list[Message], marks: _Marks, lifecycle: LifecycleMarks) -> list:
+    """Arrows, checkpoint marks, failures, recovery and watermarks; returns the legend entries of the last."""
     rows = {task: y for y, task in enumerate(lanes)}
     for message in shown:
         ax.add_patch(_arrow(message, rows))
@@ -266,8 +269,7 @@ def _draw_content(ax, result: RunResult, lanes: list[str], shown: list[Message],
     draw_barriers(ax, marks.barriers, rows)
     draw_snapshots(ax, rows, marks.snapshots)
     draw_timeouts(ax, rows, marks.timeouts)
-    failures = [f for f in task_failures(result.trace) if window[0] <= f[0] <= window[1]]
-    return draw_failures(ax, lanes, failures)
+    return draw_lifecycle(ax, rows, lifecycle, len(lanes) - 0.25)
 
 
 def _finish(ax, lanes: list[str], window: tuple[int, int], handles: list) -> None:

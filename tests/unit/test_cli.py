@@ -87,7 +87,7 @@ def test_failed_job_exits_non_zero(tmp_path, capsys):
 
 def test_run_writes_the_chrome_trace_and_a_report_with_every_figure(aligned_out):
     pngs = sorted(aligned_out.glob("*.png"))
-    assert len(pngs) == 6
+    assert len(pngs) == 7
     report = (aligned_out / "report.html").read_text(encoding="utf-8")
     assert report.count('<img src="data:image/png;base64,') == len(pngs)
     assert "<th>Checkpointed size</th>" in report

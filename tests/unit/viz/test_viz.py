@@ -215,9 +215,10 @@ def test_execution_graph_dashes_remote_channels(run):
 # --- files -----------------------------------------------------------------------------------------
 
 
-def test_write_figures_writes_four_pngs(slow_run, tmp_path):
+def test_write_figures_writes_five_pngs(slow_run, tmp_path):
     paths = write_figures(slow_run, tmp_path / "figs")
-    assert [p.name for p in paths] == ["job_graph.png", "execution_graph.png", "timeline.png", "spacetime.png"]
+    assert [p.name for p in paths] == ["job_graph.png", "execution_graph.png", "timeline.png", "spacetime.png",
+                                       "occupancy.png"]
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5_000, path.name

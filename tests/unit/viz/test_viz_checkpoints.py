@@ -235,7 +235,7 @@ def test_write_figures_adds_the_checkpoint_pictures(aligned, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_write_figures_without_checkpoints_writes_four(tmp_path):
+def test_write_figures_without_checkpoints_or_channels_writes_four(tmp_path):
     env = StreamExecutionEnvironment.get_execution_environment()
     env.from_collection(["a b", "b c"]).flat_map(lambda s: s.split()).add_sink(lambda v: None)
     result = Simulation(env, seed=1).run()
