@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from sim.api.transformations import PartitionerKind
 from sim.kernel.clock import ns_to_us_carry
 from sim.runtime.barriers import BarrierHandler
-from sim.runtime.operators import UserFunctionError
 from sim.runtime.checkpoint_events import (
     AbortReason, BarrierKind, CancelCheckpointMarker, CheckpointBarrier, CheckpointOptions,
 )
@@ -120,11 +119,7 @@ class TaskCheckpointing:
             return
         for backend in self.thread.task.keyed_backends():
             backend.notify_checkpoint_complete(checkpoint_id)
-        try:
-            for op in self.thread.task.operators.values():
-                op.notify_checkpoint_complete(checkpoint_id)
-        except UserFunctionError as exc:
-            self.thread.fail_externally(exc)
+        self.thread.notify_operators(checkpoint_id)
 
     def cancel(self) -> None:
         """The task stopped: every checkpoint in progress here is dropped (no file is written for it)."""
@@ -151,7 +146,8 @@ class TaskCheckpointing:
                 self.trace.emit(BarrierReceived(self.env.now, self.thread.id, link.id, item.checkpoint_id,
                                                 item.options.kind.name))
             if item.is_priority:
-                overtaken = [b for b in link.received if not b.is_event]
+                # Only what was queued here when the barrier arrived: later buffers are the producer's output state.
+                overtaken = link.overtaken_at_arrival.pop(item.checkpoint_id, [])
                 self._entry(item, True)
                 self._record(item.checkpoint_id, "input", link.id, overtaken)
             self._current_barrier = item

@@ -258,7 +258,7 @@ class CheckpointCoordinator:
         if writer is not None:
             handles = [a.handle for _, a in sorted(pending.acks.items()) if a.handle is not None]
             kind = "savepoint" if pending.barrier.options.is_savepoint else "checkpoint"
-            metadata = {"trigger_us": pending.trigger_us, "completed_us": now, "operators": self.operators}
+            metadata = self.metadata(pending.trigger_us, pending.acks)
             if savepoint is not None:
                 metadata["name"] = savepoint["name"]
             path = str(writer.finalize(cid, kind, metadata, handles))
@@ -285,6 +285,11 @@ class CheckpointCoordinator:
         if savepoint is not None and self.on_savepoint is not None:
             self.on_savepoint(self.completed[-1])
         self._wake()
+
+    def metadata(self, trigger_us: int, acks: dict[str, SubtaskAck]) -> dict[str, Any]:
+        """What a checkpoint records beside the state: times, operators' parallelism, tasks already finished."""
+        return {"trigger_us": trigger_us, "completed_us": self.env.now, "operators": self.operators,
+                "finished_tasks": sorted(task for task, a in acks.items() if a.finished)}
 
     def abort(self, checkpoint_id: int, reason: AbortReason) -> None:
         """Give up on a pending checkpoint (no-op if it is no longer pending)."""

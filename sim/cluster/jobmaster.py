@@ -45,6 +45,7 @@ from sim.graph.execution_graph import ExecutionGraph
 from sim.kernel.clock import ms_to_us
 from sim.kernel.environment import SimEnvironment
 from sim.kernel.rng import RngStreams
+from sim.runtime.operators import END_OF_INPUT
 from sim.runtime.restore import plan_restore
 from sim.state.storage import LoadedCheckpoint, latest_valid_checkpoint
 from sim.trace import (
@@ -70,12 +71,14 @@ class JobMaster:
         restore_from: A snapshot the first attempt starts from (a savepoint), or None.
         allow_non_restored_state: Restore even if the snapshot has state for operators the job lacks.
         on_end: Called once with the final status, "FINISHED" or "FAILED".
+        max_attempts: A guard against a failure that recurs in every attempt: after this many
+            attempts the job fails even if the strategy would restart again (Flink's would not stop).
     """
 
     def __init__(self, kernel: SimEnvironment, eg: ExecutionGraph, cluster: ClusterSpec, trace: Trace,
                  rng: RngStreams, world_args: dict[str, Any], coordinator: CheckpointCoordinator | None,
                  restart: Any, checkpointing: bool, faults: FaultPlan, restore_from: LoadedCheckpoint | None,
-                 allow_non_restored_state: bool, on_end: Callable[[str], None]):
+                 allow_non_restored_state: bool, on_end: Callable[[str], None], max_attempts: int = 100):
         self.env = kernel
         self.eg = eg
         self.cluster = cluster
@@ -88,6 +91,7 @@ class JobMaster:
         self.initial_restore = restore_from
         self.allow_non_restored_state = allow_non_restored_state
         self.on_end = on_end
+        self.max_attempts = max_attempts
         self.attempt = 0
         self.world: World | None = None
         self.worlds: list[World] = []
@@ -95,6 +99,7 @@ class JobMaster:
         self.remaining = 0
         self.ended = False
         self.restarting = False
+        self.failing = False
         self.lost: set[str] = set()
         self.last_heard = {tm: 0 for tm in cluster.taskmanager_names}
         self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
@@ -117,7 +122,7 @@ class JobMaster:
                       self.world_args["sink_log"], self._task_done, self.world_args["stdout"],
                       *self.world_args["backend"], self.world_args["writer"], taskmanagers=alive,
                       attempt=self.attempt, conditions=self.conditions)
-        self.world, self.remaining = world, len(world.threads)
+        self.world, self.remaining, self.failing = world, len(world.threads), False
         self.worlds.append(world)
         for fault in self.injector.record_faults(self.attempt):
             for thread in world.threads:
@@ -141,7 +146,10 @@ class JobMaster:
         plan = plan_restore(snapshot, self.eg, self.allow_non_restored_state)
         if self.coordinator is not None:
             self.coordinator.restored(snapshot.checkpoint_id)
+        finished = set(snapshot.metadata.get("metadata", {}).get("finished_tasks", ()))
         for thread in world.threads:
+            # A task that had finished before the snapshot stays finished: it ends its outputs and nothing more.
+            thread.restored_finished = thread.id in finished
             task_restore = plan.tasks.get(thread.id)
             if task_restore is None:
                 continue
@@ -156,12 +164,15 @@ class JobMaster:
             return  # a thread of an attempt already replaced
         self.remaining -= 1
         if failure is not None:
+            # The attempt is failing from now on, even before the JobManager hears of it.
             self.failures.append(failure)
-            self.env.call_after(self.cluster.rpc_latency_us, lambda: self.fail(failure.error, failure.task))
+            self.failing = True
+            self.env.call_after(self.cluster.rpc_latency_us,
+                                lambda: self.fail(f"{failure.operator} failed: {failure.error}", failure.task))
         else:
             if self.coordinator is not None:
                 self.coordinator.task_finished(thread.id)
-            if self.remaining == 0:
+            if self.remaining == 0 and not self.failing:
                 self._end("FINISHED")
 
     # --- failures -----------------------------------------------------------------------
@@ -185,8 +196,12 @@ class JobMaster:
         if self.coordinator is not None:
             self.coordinator.suspend()
         self.backoff.failure(self.env.now)
-        if not self.backoff.can_restart():
-            self.trace.emit(RestartRefused(self.env.now, self.backoff.name, self.backoff.refusal()))
+        refusal = None if self.backoff.can_restart() else self.backoff.refusal()
+        if refusal is None and self.attempt + 1 >= self.max_attempts:
+            refusal = (f"the simulation allows at most {self.max_attempts} execution attempts "
+                       f"(Simulation(max_attempts=...)); the strategy would restart again")
+        if refusal is not None:
+            self.trace.emit(RestartRefused(self.env.now, self.backoff.name, refusal))
             self._end("FAILED")
             return
         delay = self.backoff.backoff_us()
@@ -223,7 +238,7 @@ class JobMaster:
         elif coordinator is not None:
             done = [c for c in coordinator.completed if not c.savepoint]
             if done:
-                return _in_memory(done[-1], coordinator.completed)
+                return _in_memory(done[-1], coordinator)
         return self.initial_restore
 
     # --- TaskManagers and heartbeats ---------------------------------------------------------
@@ -305,24 +320,27 @@ class JobMaster:
 
     def _notify_end_of_input(self) -> None:
         """The whole job finished: operators commit what they kept for the end (Flink's final checkpoint)."""
-        from sim.runtime.operators import END_OF_INPUT
         for thread in self.world.threads:
             if not thread.stopped and not thread.failed:
-                for op in thread.task.operators.values():
-                    op.notify_checkpoint_complete(END_OF_INPUT)
+                thread.notify_operators(END_OF_INPUT)
 
-    def report_failure(self, failure: TaskFailure) -> None:
-        """A failure outside any task (the checkpoint coordinator gave up): the job fails without restart."""
+    def coordinator_failed(self, reason: str) -> None:
+        """The checkpoint coordinator fails the job (too many failed checkpoints): a failover like any other."""
+        failure = TaskFailure("jobmanager", "checkpoint coordinator", reason, None, "")
         self.trace.emit(TaskFailed(self.env.now, failure.task, failure.operator, failure.error, None, ""))
         self.failures.append(failure)
-        self._end("FAILED")
+        self.fail(f"checkpoint coordinator: {reason}")
 
 
-def _in_memory(completed: CompletedCheckpoint, history: list[CompletedCheckpoint]) -> LoadedCheckpoint:
+def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinator) -> LoadedCheckpoint:
     """A checkpoint kept in JobManager memory, as a `LoadedCheckpoint` (with the checkpoints it builds on)."""
+    by_id = {c.checkpoint_id: c for c in coordinator.completed}
+
+    def load(c: CompletedCheckpoint, bases: list[LoadedCheckpoint]) -> LoadedCheckpoint:
+        metadata = {"trigger_us": c.trigger_us, "completed_us": c.completed_us, "operators": coordinator.operators,
+                    "finished_tasks": list(c.finished_tasks)}
+        return LoadedCheckpoint.from_payloads(c.checkpoint_id, "checkpoint", metadata, c.payloads, bases)
+
     bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
                         for b in ((op.get("keyed") or {}).get("builds_on") or ())})
-    by_id = {c.checkpoint_id: c for c in history}
-    bases = [LoadedCheckpoint.from_payloads(b, "checkpoint", {}, by_id[b].payloads, []) for b in bases_ids
-             if b in by_id]
-    return LoadedCheckpoint.from_payloads(completed.checkpoint_id, "checkpoint", {}, completed.payloads, bases)
+    return load(completed, [load(by_id[b], []) for b in bases_ids if b in by_id])

@@ -203,6 +203,8 @@ class ChannelLink:
         self.conditions: Any = None
         """Faults that may slow or hold this (remote) link: `sim.cluster.injector.Conditions`, with `machines`."""
         self.machines: tuple[str, str] = ("", "")
+        self.overtaken_at_arrival: dict[int, list[Any]] = {}
+        """Per priority barrier: the data buffers queued at the receiver when it arrived (input channel state)."""
         # sender side
         self.queue: deque[Any] = deque()
         self.backlog = 0
@@ -325,6 +327,7 @@ class ChannelLink:
         if self.dead:
             return
         if getattr(item, "is_priority", False):
+            self.overtaken_at_arrival[item.checkpoint_id] = [b for b in self.received if not b.is_event]
             self.received.appendleft(item)
             self.gate.notify(self, priority=True)
             return

@@ -113,6 +113,8 @@ class TaskThread:
         self.stopped = False
         """Canceled by a failover, or its TaskManager died: it ended without finishing or failing."""
         self.failed = False
+        self.restored_finished = False
+        """Restored from a snapshot taken after this task had finished: it only ends its outputs."""
         self.recovering = False
         self.process: simpy.Process | None = None
 
@@ -206,6 +208,11 @@ class TaskThread:
         """SimPy process. The mailbox loop: wait for output, take input, process, charge CPU."""
         try:
             self.task.begin_step(self.env.now)
+            if self.restored_finished:
+                self.task.end_as_finished()
+                self.publish()
+                self._finish()
+                return
             self.task.open()
             if self.task.is_source:
                 yield from self._run_source()
@@ -438,6 +445,15 @@ class TaskThread:
         if self.process is not None and self.process.is_alive and self.env.active_process is not self.process:
             self.process.interrupt("stopped")
         return True
+
+    def notify_operators(self, checkpoint_id: int) -> None:
+        """Tell every operator that `checkpoint_id` completed, as a step at this instant; a raise fails the task."""
+        self.task.begin_step(self.env.now)
+        try:
+            for op in self.task.operators.values():
+                op.notify_checkpoint_complete(checkpoint_id)
+        except UserFunctionError as exc:
+            self.fail_externally(exc)
 
     def fail_externally(self, cause: BaseException) -> None:
         """The task fails now with `cause`, wherever it is (an injected fault, or a failed notification)."""

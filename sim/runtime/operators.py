@@ -66,9 +66,11 @@ class UserFunctionError(Exception):
 END_OF_INPUT = (1 << 63) - 1
 """The checkpoint id under which operators keep what they commit once the whole job has finished.
 
-Flink takes a final checkpoint after the input ends and commits on its
-completion; here the job master calls `notify_checkpoint_complete(END_OF_INPUT)`
-on every operator once every task has finished.
+Above any real checkpoint id (Flink's `Long.MAX_VALUE`). Flink takes a final
+checkpoint after the input ends and commits on its completion; here the job
+master calls `notify_checkpoint_complete(END_OF_INPUT)` on every operator once
+every task has finished, so a transactional sink commits what it pre-committed
+when its input ended.
 """
 
 

@@ -444,6 +444,11 @@ class StreamTask:
             writer.broadcast_event(END_OF_PARTITION)
         return self._step_cost(0)
 
+    def end_as_finished(self) -> None:
+        """Restored after it had finished (Flink's finished-on-restore): end every output, run nothing."""
+        for writer in self.writers:
+            writer.broadcast_event(END_OF_PARTITION)
+
     def _step_cost(self, bytes_in: int) -> int:
         self.count_inputs()
         weighted = sum(op.records_in * self.costs.cpu_ns(op.node.id) for op in self.operators.values())

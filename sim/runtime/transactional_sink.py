@@ -50,13 +50,11 @@ from sim.api.functions import RuntimeContext, SinkFunction
 from sim.api.transactional import TwoPhaseCommitSinkFunction
 from sim.graph.stream_graph import StreamNode
 from sim.kernel.stable import stable_repr
-from sim.runtime.operators import SinkLog, SinkOperator
+from sim.runtime.operators import END_OF_INPUT, SinkLog, SinkOperator
 from sim.state import serde
 from sim.trace import Trace, TransactionAborted, TransactionCommitted, TransactionPreCommitted
 
-END_OF_INPUT = 2**63 - 1
-"""The checkpoint id a subtask pre-commits its last transaction under when its input ends: above any real one
-(Flink's `Long.MAX_VALUE`), so `notify_checkpoint_complete(END_OF_INPUT)` commits everything still pending."""
+__all__ = ["END_OF_INPUT", "TwoPhaseCommitSinkOperator", "sink_operator_class", "transaction_name"]
 
 
 def sink_operator_class(function: Any) -> type[SinkOperator]:

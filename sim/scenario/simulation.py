@@ -34,7 +34,7 @@ from sim.runtime.operators import SinkLog
 from sim.scenario.result import RunResult, SubtaskMetrics
 from sim.state.storage import CheckpointWriter
 from sim.runtime.restore import plan_restore
-from sim.state.storage import load_savepoint
+from sim.state.savepoint import load_savepoint
 from sim.trace import BatchExecutionPlanned, JobFinished, JobStarted, RunStopped, Trace, TraceLevel
 
 
@@ -58,13 +58,16 @@ class Simulation:
         allow_non_restored_state: start even if the snapshot holds state of operators this
             job does not have (Flink's `--allowNonRestoredState`).
         savepoint_dir: where `trigger_savepoint` and `stop_with_savepoint` write.
+        max_attempts: stop restarting after this many execution attempts (the job is FAILED),
+            so a failure that recurs in every attempt cannot run for ever; Flink's default
+            strategy with checkpointing would restart without end.
     """
 
     def __init__(self, env: StreamExecutionEnvironment, cluster: ClusterSpec | None = None, seed: int = 0,
                  trace_level: TraceLevel = TraceLevel.BUFFERS, job_name: str = DEFAULT_JOB_NAME,
                  stdout: Any = None, checkpoint_dir: str | None = None, faults: FaultPlan | None = None,
                  restore_from: str | Path | None = None, allow_non_restored_state: bool = False,
-                 savepoint_dir: str | Path | None = None):
+                 savepoint_dir: str | Path | None = None, max_attempts: int = 100):
         if not isinstance(env, StreamExecutionEnvironment):
             raise TypeError(f"Simulation needs a StreamExecutionEnvironment, got {type(env).__name__}")
         if type(seed) is not int:
@@ -80,6 +83,9 @@ class Simulation:
         self.faults = faults or FaultPlan()
         self.allow_non_restored_state = allow_non_restored_state
         self.savepoint_dir = savepoint_dir
+        if type(max_attempts) is not int or max_attempts < 1:
+            raise ValueError(f"max_attempts must be a positive int, got {max_attempts!r}")
+        self.max_attempts = max_attempts
         self.savepoint_requests: list[tuple[int, str | None, bool]] = []
         env.get_checkpoint_config().validate()
         sg = build_stream_graph(env, job_name)
@@ -135,7 +141,7 @@ class Simulation:
         if not sg.batch:
             coordinator = CheckpointCoordinator(
                 kernel, config, trace, self.cluster.rpc_latency_us, [], writer,
-                lambda reason: master[0].fail(f"checkpoint coordinator: {reason}"))
+                lambda reason: master[0].coordinator_failed(reason))
             coordinator.operators = {n.state_id: {"parallelism": n.parallelism, "max_parallelism": n.max_parallelism}
                                      for n in sg.nodes}
             if self.savepoint_dir is not None:
@@ -146,7 +152,7 @@ class Simulation:
                       "handler_mode": _handler_mode(config)}
         master.append(JobMaster(kernel, eg, self.cluster, trace, world_args["rng"], world_args, coordinator,
                                 self.env.get_restart_strategy(), config.is_checkpointing_enabled(), self.faults,
-                                self.restore_from, self.allow_non_restored_state, on_end))
+                                self.restore_from, self.allow_non_restored_state, on_end, self.max_attempts))
         trace.emit(JobStarted(0, self.job_name, len(eg.subtasks), self.seed))
         if sg.batch:
             trace.emit(BatchExecutionPlanned(0, sg.requested_mode.name, len(eg.job_graph.stages),

@@ -6,7 +6,8 @@ import pytest
 
 from sim import ClusterSpec, CostModel, LinkSpec, Simulation, StorageSpec, TraceLevel
 from sim.api import (
-    CheckpointingMode, EmbeddedRocksDBStateBackend, NumberSequenceSource, StreamExecutionEnvironment,
+    CheckpointingMode, EmbeddedRocksDBStateBackend, NumberSequenceSource, RestartStrategies,
+    StreamExecutionEnvironment,
 )
 from sim.state.storage import CorruptCheckpointError, latest_valid_checkpoint, load_checkpoint
 from sim.trace import CheckpointAborted, CheckpointCompleted, CheckpointTriggered
@@ -69,6 +70,7 @@ def test_at_most_max_concurrent_checkpoints_are_pending():
 def test_an_expired_checkpoint_fails_the_job_when_no_failure_is_tolerated():
     """A storage link so slow that uploads outlast the timeout: EXPIRED, then the job fails (tolerable = 0)."""
     env = _env()
+    env.set_restart_strategy(RestartStrategies.no_restart())
     env.get_checkpoint_config().set_checkpoint_timeout(5)
     cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1, cores_per_task_manager=1,
                           checkpoint_storage=StorageSpec(latency_us=50_000))

@@ -61,13 +61,7 @@ def test_a_channels_recovered_input_is_its_recorded_input_then_its_producers_rec
     assert both > 0  # some channel had in-flight data on both sides
 
 
-DOUBLE_RECORDED = pytest.mark.xfail(strict=True, reason=(
-    "sim.cluster.checkpointing.event_received records every buffer in a channel's input queue when it takes a "
-    "priority barrier, also those that arrived after the barrier; they are the producer's output channel state, "
-    "so the checkpoint holds them twice (checkpoint 2 of this run)"))
-
-
-@pytest.mark.parametrize("index", [0, pytest.param(1, marks=DOUBLE_RECORDED), 2])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_replaying_the_in_flight_data_first_counts_every_number_exactly_once(checkpoints, index):
     checkpoint = checkpoints[index]
     harness = TaskHarness(_unaligned(2))

@@ -10,40 +10,8 @@ from sim.api import (
     DeliveryGuarantee, KafkaSink, KafkaSource, PacedSource, StreamExecutionEnvironment, Topic, TopicSink,
     TransactionalTopicSink,
 )
-from sim.cluster.checkpointing import TaskCheckpointing
-from sim.cluster.world import World
 from sim.runtime.transactional_sink import END_OF_INPUT
 from sim.trace import CheckpointCompleted, TraceLevel, TransactionCommitted, TransactionPreCommitted
-
-
-@pytest.fixture
-def sink_hooks_stand_in(monkeypatch):
-    """Until the cluster calls the operators' checkpoint hooks itself, call them as it will.
-
-    After each completed checkpoint's notification, `notify_checkpoint_complete(id)` on every operator of the
-    task; when the world is disposed after every task finished, `notify_checkpoint_complete(END_OF_INPUT)`;
-    each in a step of the task at the time of the call, so that commits happen, and are traced, then.
-    Calling them twice changes nothing (a repeated notification finds nothing left to commit), so this stays
-    harmless once the cluster does it; then delete it and the "stand-in" parameter below.
-    """
-    notify, dispose = TaskCheckpointing.notify_checkpoint_complete, World.dispose
-
-    def notify_operators(self, checkpoint_id):
-        notify(self, checkpoint_id)
-        self.thread.task.begin_step(self.env.now)
-        for op in self.thread.task.operators.values():
-            op.notify_checkpoint_complete(checkpoint_id)
-
-    def dispose_after_final_commit(self):
-        if all(thread.finished for thread in self.threads):
-            for thread in self.threads:
-                thread.task.begin_step(self.env.now)
-                for op in thread.task.operators.values():
-                    op.notify_checkpoint_complete(END_OF_INPUT)
-        dispose(self)
-
-    monkeypatch.setattr(TaskCheckpointing, "notify_checkpoint_complete", notify_operators)
-    monkeypatch.setattr(World, "dispose", dispose_after_final_commit)
 
 
 def _exactly_once_job(topic: Topic, interval_ms: int | None = 50) -> StreamExecutionEnvironment:
@@ -57,14 +25,7 @@ def _exactly_once_job(topic: Topic, interval_ms: int | None = 50) -> StreamExecu
     return env
 
 
-@pytest.mark.parametrize("hooks", [
-    "stand-in",
-    pytest.param("cluster", marks=pytest.mark.xfail(
-        strict=True, reason="the cluster does not call the operators' notify_checkpoint_complete yet")),
-])
-def test_a_bounded_job_with_checkpoints_commits_its_input_exactly_once(hooks, request):
-    if hooks == "stand-in":
-        request.getfixturevalue("sink_hooks_stand_in")
+def test_a_bounded_job_with_checkpoints_commits_its_input_exactly_once():
     topic = Topic("out", 3)
     result = Simulation(_exactly_once_job(topic), seed=4, trace_level=TraceLevel.CHECKPOINTS).run()
     assert result.status == "FINISHED", result.failure
@@ -86,14 +47,14 @@ def test_a_bounded_job_with_checkpoints_commits_its_input_exactly_once(hooks, re
     assert sum(e.records for e in commits) == 40 and not any(e.recovered for e in commits)
 
 
-def test_each_partition_keeps_its_order_for_committed_readers(sink_hooks_stand_in):
+def test_each_partition_keeps_its_order_for_committed_readers():
     topic = Topic("out", 3)
     Simulation(_exactly_once_job(topic), seed=4, trace_level=TraceLevel.JOB).run()
     for p in range(3):
         assert topic.committed_records(p) == [r for r in topic.records(p)]  # nothing aborted, nothing open
 
 
-def test_without_checkpoints_nothing_is_visible_until_the_job_has_finished(sink_hooks_stand_in):
+def test_without_checkpoints_nothing_is_visible_until_the_job_has_finished():
     topic = Topic("out", 1)
     env = _exactly_once_job(topic, interval_ms=None)
     result = Simulation(env, seed=4, trace_level=TraceLevel.CHECKPOINTS).run(until_ms=200)

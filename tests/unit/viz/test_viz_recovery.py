@@ -145,4 +145,7 @@ def test_a_real_failure_is_an_x_on_the_failing_subtask(failed):
     lanes = [s.id for s in failed.execution_graph.subtasks]
     assert offsets(fig, "failures") == [(failure.t_us / 1000, lanes.index(failure.task))]
     assert "task failed" in legend_labels(fig)
-    assert not [a for a in fig.findobj() if a.get_gid() == "canceled"]
+    # No restart strategy: the job fails, and every other task still running is canceled.
+    canceled = [lanes.index(e.task) for e in failed.trace.of_type(TaskCanceled)]
+    assert canceled and lanes.index(failure.task) not in canceled
+    assert sorted(y for _, y in offsets(fig, "canceled")) == sorted(canceled)
