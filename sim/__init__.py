@@ -8,6 +8,7 @@ Write a job with `sim.api` (PyFlink's API), describe a cluster, and run it:
 
 Layout (upper layers import lower ones, never the reverse):
     sim.cli                       command line
+    sim.testing                   checkers and Hypothesis strategies for properties of runs
     sim.scenario                  Simulation, RunResult
     sim.viz                       pictures, from the trace and graphs only
     sim.runtime | sim.cluster     Flink's runtime; the simulated world that drives it
@@ -19,12 +20,13 @@ Layout (upper layers import lower ones, never the reverse):
 """
 
 from sim.cluster import ClusterSpec, ClusterTooSmallError, CostModel, LinkSpec, NetworkConfig, StorageSpec
+from sim.cluster.faults import FaultPlan, FaultPlanError
 from sim.graph import JobBuildError
 from sim.scenario import JobExecutionError, JobExecutionResult, RunResult, Simulation
 from sim.trace import Trace, TraceLevel
 
 __all__ = [
-    "ClusterSpec", "ClusterTooSmallError", "CostModel", "JobBuildError", "JobExecutionError", "JobExecutionResult",
+    "ClusterSpec", "ClusterTooSmallError", "CostModel", "FaultPlan", "FaultPlanError", "JobBuildError", "JobExecutionError", "JobExecutionResult",
     "LinkSpec", "NetworkConfig", "RunResult", "Simulation", "StorageSpec", "Trace", "TraceLevel",
 ]
 __version__ = "0.1.0"
