@@ -263,6 +263,9 @@ class TaskCheckpointing:
         task = self.thread.task
         for edge_index, kind in self.thread.output_edges():
             self.thread.broadcast_event(_barrier_for_edge(barrier, kind), edge_index)
+        if task.is_source and self.coordinator is not None and self.coordinator.stops_job(barrier.checkpoint_id):
+            # Stop-with-savepoint: a source emits nothing after the savepoint's barrier.
+            self.thread.reading_suspended = True
         entry.snapshot_us = self.env.now
         snapshot = task.snapshot_state(barrier.checkpoint_id)
         entry.payload, entry.full_bytes, entry.checkpointed_bytes = snapshot

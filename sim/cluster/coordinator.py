@@ -173,6 +173,10 @@ class CheckpointCoordinator:
         """The job starts from snapshot `checkpoint_id`: new checkpoint ids continue after it, as in Flink."""
         self.next_id = max(self.next_id, checkpoint_id + 1)
 
+    def stops_job(self, checkpoint_id: int) -> bool:
+        """Whether `checkpoint_id` is a stop-with-savepoint (sources read nothing after its barrier)."""
+        return self.savepoints.get(checkpoint_id, {}).get("stop", False)
+
     def writer_for(self, checkpoint_id: int) -> Any:
         """Where the files of `checkpoint_id` go: the savepoint directory for a savepoint."""
         return self.savepoint_writer if checkpoint_id in self.savepoints else self.writer

@@ -63,7 +63,9 @@ class JobMaster:
         cluster: The cluster.
         trace: The run's trace.
         rng: The run's random streams.
-        world_args: Everything `World` needs besides the per-attempt arguments.
+        world_args: Everything `World` needs besides the per-attempt arguments: `writer` is the
+            checkpoint directory's writer (or None), `files` where subtask files go (a function of
+            the checkpoint id, so a savepoint's go to the savepoint directory).
         coordinator: The checkpoint coordinator (None in BATCH mode).
         restart: The restart strategy configuration.
         checkpointing: Whether periodic checkpoints are on (decides the default restart strategy).
@@ -120,7 +122,7 @@ class JobMaster:
         alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
         world = World(self.env, self.eg, self.cluster, self.trace, self.world_args["rng"],
                       self.world_args["sink_log"], self._task_done, self.world_args["stdout"],
-                      *self.world_args["backend"], self.world_args["writer"], taskmanagers=alive,
+                      *self.world_args["backend"], self.world_args["files"], taskmanagers=alive,
                       attempt=self.attempt, conditions=self.conditions)
         self.world, self.remaining, self.failing = world, len(world.threads), False
         self.worlds.append(world)

@@ -114,6 +114,8 @@ class TaskThread:
         """Canceled by a failover, or its TaskManager died: it ended without finishing or failing."""
         self.failed = False
         self.restored_finished = False
+        self.reading_suspended = False
+        """A source after a stop-with-savepoint barrier: it reads nothing more."""
         """Restored from a snapshot taken after this task had finished: it only ends its outputs."""
         self.recovering = False
         self.process: simpy.Process | None = None
@@ -276,6 +278,8 @@ class TaskThread:
     def _run_source(self):
         while True:
             yield from self._mailbox()
+            if self.reading_suspended:
+                yield self.env.event()  # until the job stops this thread (stop-with-savepoint)
             yield from self._await_output()
             if (yield from self._fire_timers()):
                 continue

@@ -149,6 +149,7 @@ class Simulation:
                 coordinator.on_savepoint = lambda done: self._savepoint_done(done, coordinator, master[0])
         world_args = {"rng": RngStreams(self.seed), "sink_log": outputs.__getitem__, "stdout": self.stdout,
                       "backend": (backend.kind, backend.incremental, state_dir), "writer": writer,
+                      "files": coordinator.writer_for if coordinator is not None else writer,
                       "handler_mode": _handler_mode(config)}
         master.append(JobMaster(kernel, eg, self.cluster, trace, world_args["rng"], world_args, coordinator,
                                 self.env.get_restart_strategy(), config.is_checkpointing_enabled(), self.faults,
