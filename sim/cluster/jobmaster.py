@@ -36,7 +36,7 @@ from typing import Any, Callable
 from sim.cluster.coordinator import CheckpointCoordinator, CompletedCheckpoint
 from sim.cluster.deployment import slots_needed
 from sim.cluster.faults import JOBMANAGER, FaultPlan
-from sim.cluster.injector import Conditions, FaultInjector
+from sim.cluster.injector import Conditions, FaultInjector, validate_plan
 from sim.cluster.restart import create_backoff
 from sim.cluster.spec import ClusterSpec
 from sim.cluster.taskthread import TaskFailure, TaskThread
@@ -107,8 +107,7 @@ class JobMaster:
         self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
         if coordinator is not None:
             coordinator.conditions = self.conditions
-        operators = {n.id: n.parallelism for n in eg.job_graph.stream_graph.nodes if n.kind != "source"}
-        self.injector.validate(cluster.taskmanager_names, {s.id for s in eg.subtasks}, operators)
+        validate_faults(faults, eg, cluster)
 
     # --- attempts -----------------------------------------------------------------------
 
@@ -346,3 +345,9 @@ def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinato
     bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
                         for b in ((op.get("keyed") or {}).get("builds_on") or ())})
     return load(completed, [load(by_id[b], []) for b in bases_ids if b in by_id])
+
+
+def validate_faults(faults: FaultPlan, eg: ExecutionGraph, cluster: ClusterSpec) -> None:
+    """Refuse a fault plan naming machines, subtasks or operators (not sources) this run lacks."""
+    operators = {n.id: n.parallelism for n in eg.job_graph.stream_graph.nodes if n.kind != "source"}
+    validate_plan(faults, cluster.taskmanager_names, {s.id for s in eg.subtasks}, operators)

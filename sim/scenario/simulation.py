@@ -24,7 +24,7 @@ from sim.cluster.coordinator import CheckpointCoordinator
 from sim.cluster.deployment import slots_needed
 from sim.cluster.spec import ClusterSpec
 from sim.cluster.faults import FaultPlan
-from sim.cluster.jobmaster import JobMaster
+from sim.cluster.jobmaster import JobMaster, validate_faults
 from sim.cluster.world import World
 from sim.graph import build_execution_graph, build_job_graph, build_stream_graph
 from sim.kernel.clock import ms_to_us
@@ -91,6 +91,7 @@ class Simulation:
         sg = build_stream_graph(env, job_name)
         self.execution_graph = build_execution_graph(build_job_graph(sg))
         self.cluster = cluster or ClusterSpec.local(sum(slots_needed(self.execution_graph).values()))
+        validate_faults(self.faults, self.execution_graph, self.cluster)
         # Loaded (and verified) now, so a missing or damaged savepoint is reported before anything runs.
         self.restore_from = load_savepoint(restore_from) if restore_from is not None else None
         if self.restore_from is not None:

@@ -44,7 +44,11 @@ def test_malformed_plans_are_refused_with_what_was_expected(text, message):
     (FaultPlan().partition("tm-0", "tm-9", 1, 2), "no machine 'tm-9'"),
 ])
 def test_a_plan_naming_what_the_run_lacks_is_refused_before_it_runs(plan, message):
-    simulation = Simulation(_env(), cluster=ClusterSpec(task_managers=2, slots_per_task_manager=1), faults=plan)
+    cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1)
+    with pytest.raises(FaultPlanError, match=re.escape(message)):
+        Simulation(_env(), cluster=cluster, faults=plan)
+    simulation = Simulation(_env(), cluster=cluster)
+    simulation.faults = plan  # as `run --faults` does: checked again when the run starts
     with pytest.raises(FaultPlanError, match=re.escape(message)):
         simulation.run()
 
