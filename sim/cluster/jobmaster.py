@@ -102,6 +102,7 @@ class JobMaster:
         self.ended = False
         self.restarting = False
         self.failing = False
+        self.waiting_since_us: int | None = None
         self.lost: set[str] = set()
         self.last_heard = {tm: 0 for tm in cluster.taskmanager_names}
         self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
@@ -217,14 +218,25 @@ class JobMaster:
         alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
         have = len(alive) * self.cluster.slots_per_task_manager
         if have < need:
-            self.trace.emit(WaitingForResources(self.env.now, need, have))
-            self.waiting_for_resources = True
+            if self.waiting_since_us is None:
+                self.waiting_since_us = self.env.now
+                self.trace.emit(WaitingForResources(self.env.now, need, have))
+                attempt = self.attempt
+                self.env.schedule_call(ms_to_us(self.cluster.slot_request_timeout_ms),
+                                       lambda: self._slot_request_timed_out(attempt, need))
             return
-        self.waiting_for_resources = False
+        self.waiting_since_us = None
         self.restarting = False
         self._deploy(self._latest_snapshot())
 
-    waiting_for_resources = False
+    def _slot_request_timed_out(self, attempt: int, need: int) -> None:
+        """No slots came within the slot request timeout: the restart itself fails (a failure like any other)."""
+        if self.ended or self.attempt != attempt or self.waiting_since_us is None:
+            return
+        self.waiting_since_us = None
+        self.restarting = False
+        self.fail(f"could not get {need} slots within {self.cluster.slot_request_timeout_ms} ms "
+                  f"(slot request timeout)")
 
     def _latest_snapshot(self) -> LoadedCheckpoint | None:
         """The newest completed checkpoint (not an intermediate savepoint), else the snapshot the run started from."""
@@ -274,7 +286,7 @@ class JobMaster:
                 self._resources_changed()
 
     def _resources_changed(self) -> None:
-        if self.waiting_for_resources and not self.ended:
+        if self.waiting_since_us is not None and not self.ended:
             self._restart()
 
     def run_heartbeats(self):

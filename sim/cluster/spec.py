@@ -95,6 +95,8 @@ class ClusterSpec:
             `heartbeat.interval`, 10 s).
         heartbeat_timeout_ms: silence after which a TaskManager is declared lost (`heartbeat.timeout`,
             50 s); the JobManager notices at the next heartbeat round.
+        slot_request_timeout_ms: how long a restart waits for enough live slots before it
+            fails in turn (`slot.request.timeout`, 5 min).
     """
 
     task_managers: int = 1
@@ -108,6 +110,7 @@ class ClusterSpec:
     checkpoint_storage: StorageSpec = field(default_factory=StorageSpec)
     heartbeat_interval_ms: int = 10_000
     heartbeat_timeout_ms: int = 50_000
+    slot_request_timeout_ms: int = 300_000
 
     def __post_init__(self) -> None:
         _positive("ClusterSpec", "task_managers", self.task_managers)
@@ -116,6 +119,7 @@ class ClusterSpec:
         _positive("ClusterSpec", "rpc_latency_us", self.rpc_latency_us, 0)
         _positive("ClusterSpec", "heartbeat_interval_ms", self.heartbeat_interval_ms)
         _positive("ClusterSpec", "heartbeat_timeout_ms", self.heartbeat_timeout_ms)
+        _positive("ClusterSpec", "slot_request_timeout_ms", self.slot_request_timeout_ms)
         names = set(self.taskmanager_names)
         for pair, spec in self.links.items():
             if not (isinstance(pair, tuple) and len(pair) == 2 and set(pair) <= names and pair[0] != pair[1]):

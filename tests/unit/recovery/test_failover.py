@@ -137,3 +137,15 @@ def test_the_attempt_guard_stops_a_failure_that_recurs_in_every_attempt():
     result = Simulation(env, max_attempts=4).run()
     assert result.status == "FAILED" and result.attempts == 4
     assert "at most 4 execution attempts" in result.trace.of_type(RestartRefused)[0].reason
+
+
+def test_a_restart_that_gets_no_slots_within_the_slot_request_timeout_fails_in_turn():
+    cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1, heartbeat_interval_ms=20,
+                          heartbeat_timeout_ms=60, slot_request_timeout_ms=500)
+    plan = FaultPlan().crash_taskmanager("tm-1", at_ms=101)
+    result = _run(_env(checkpoint_ms=30, restart=RestartStrategies.fixed_delay_restart(2, 10)), plan, cluster=cluster)
+    assert result.status == "FAILED"
+    causes = [e.cause for e in result.trace.of_type(JobFailing)]
+    assert causes[0].startswith("TaskManager tm-1 lost")
+    assert causes[1:] == ["could not get 2 slots within 500 ms (slot request timeout)"] * 2
+    assert "all 2 restart attempts are used" in result.trace.of_type(RestartRefused)[0].reason
