@@ -22,6 +22,7 @@ from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, check
 from sim.runtime.operators import SinkLog
 from sim.trace import BatchExecutionPlanned, FaultInjected, JobFailing, JobRestored, RestartRefused, Trace
 from sim.trace.chrome import write_chrome_trace
+from sim.viz.report import checkpoints_html, notebook_html
 
 
 class SinkRecord(NamedTuple):
@@ -64,6 +65,17 @@ class JobExecutionError(RuntimeError):
         super().__init__(f"job failed: {failure}")
 
 
+class CheckpointHistory(list):
+    """Every checkpoint's statistics (a list of `CheckpointStats`) that shows as the web UI's tables in Jupyter."""
+
+    def __init__(self, result: RunResult, stats: list[CheckpointStats]):
+        super().__init__(stats)
+        self._result = result
+
+    def _repr_html_(self) -> str:
+        return checkpoints_html(self._result)
+
+
 @dataclass
 class RunResult:
     """The outcome of `Simulation.run()`."""
@@ -93,9 +105,9 @@ class RunResult:
         return self.attempts - 1
 
     @cached_property
-    def checkpoints(self) -> list[CheckpointStats]:
-        """Statistics of every triggered checkpoint (Flink's web-UI fields), from the trace."""
-        return checkpoint_stats(self.trace)
+    def checkpoints(self) -> CheckpointHistory:
+        """Statistics of every triggered checkpoint (Flink's web-UI fields), from the trace; a table in Jupyter."""
+        return CheckpointHistory(self, checkpoint_stats(self.trace))
 
     def checkpoint_records(self) -> list[dict]:
         """One flat row per checkpoint: `pandas.DataFrame(result.checkpoint_records())`."""
@@ -205,11 +217,5 @@ class RunResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(m.task)}</td><td>{m.taskmanager}</td><td>{m.records_in}</td>"
-            f"<td>{m.records_out}</td><td>{m.share(m.busy_us):.0%}</td><td>{m.share(m.backpressured_us):.0%}</td>"
-            f"<td>{m.share(m.idle_us):.0%}</td></tr>" for m in self.metrics.values())
-        sinks = ", ".join(f"{html.escape(k)}: {len(v.values)} records" for k, v in self.sink_logs.items())
-        return (f"<div><b>{html.escape(self.job_name)}</b> (seed {self.seed}): {self.status} at "
-                f"{self.end_time_us / 1000:.3f} ms virtual time; {sinks}<table><tr><th>subtask</th><th>tm</th>"
-                f"<th>in</th><th>out</th><th>busy</th><th>backpressured</th><th>idle</th></tr>{rows}</table></div>")
+        """In Jupyter: the status, the summary, the job graph, the timelines and the checkpoint statistics."""
+        return notebook_html(self)

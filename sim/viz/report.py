@@ -18,6 +18,7 @@ Simplified: no live refresh; sizes are this simulator's serialised bytes.
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Sequence
 from html import escape
@@ -145,3 +146,31 @@ def write_report(result: RunResult, out_dir: str | os.PathLike, figures: Sequenc
                  summary: str | None = None) -> Path:
     """Write `report_html(...)` as `report.html` in `out_dir` (atomically) and return its path."""
     return write_text_atomic(Path(out_dir) / REPORT_NAME, [report_html(result, figures, summary)])
+
+
+def _inline_png(figure) -> str:
+    """A matplotlib figure as an inline `data:` image (the figure is not kept)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    figure.clear()
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
+
+
+def checkpoints_html(result: RunResult) -> str:
+    """The checkpoint counters, history table and per-subtask tables, as in the report (for Jupyter)."""
+    return f"<style>{_STYLE}</style>\n{_checkpoint_section(result)}"
+
+
+def notebook_html(result: RunResult) -> str:
+    """How a run shows itself in Jupyter: status, summary, the job graph, the timelines and the checkpoints."""
+    from sim.viz.graphs import draw_job_graph
+    from sim.viz.timeline import draw_timelines
+    title = f"{result.job_name} (seed {result.seed}): {result.status}"
+    parts = [f"<div><style>{_STYLE}</style>", f"<h3>{escape(title)}</h3>",
+             f"<details><summary>summary</summary><pre>{escape(result.summary())}</pre></details>",
+             _inline_png(draw_job_graph(result.job_graph)), _inline_png(draw_timelines(result))]
+    if checkpoint_stats(result.trace):
+        parts.append(_checkpoint_section(result))
+    parts.append("</div>")
+    return "\n".join(parts)
