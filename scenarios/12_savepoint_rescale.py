@@ -43,14 +43,16 @@ def expected_counts() -> dict[str, int]:
     return dict(Counter(USERS[(i * 7) % len(USERS)] for i in range(CLICKS)))
 
 
-def job(topic: Topic, parallelism: int) -> StreamExecutionEnvironment:
+def job(topic: Topic, parallelism: int, count_uid: str = "count") -> StreamExecutionEnvironment:
+    """The job at `parallelism`; `count_uid` is the counting operator's uid (another one no longer matches
+    the savepoint's state)."""
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
     source = KafkaSource.builder().set_topics(topic).set_bounded().set_deserializer(lambda r: r.key).build()
     (env.from_source(source, source_name="clicks").uid("clicks")
         .map(lambda user: (user, 1)).name("pair").uid("pair")
         .key_by(lambda pair: pair[0])
-        .sum(1).name("count").uid("count")
+        .sum(1).name("count").uid(count_uid)
         .add_sink(lambda pair: None).name("sink").uid("sink"))
     return env
 
