@@ -13,7 +13,7 @@ the job restarts from checkpoint 3, and the final counts exceed the input by
 exactly the records checkpoint 3 held beyond its cut.
 
 Flink concepts: checkpointing modes, at-least-once barrier tracking, consistent
-cuts, duplicates after recovery.
+cuts, restoring from a checkpoint, duplicates after recovery.
 
 Seeds: 7.
 """

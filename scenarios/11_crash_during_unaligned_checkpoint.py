@@ -16,7 +16,8 @@ appends as it goes: the same crash leaves the replayed counts in the topic twice
 
 Flink concepts: failure detection by heartbeats, restart strategies, full
 failover, restore of keyed state, source positions and channel state, the
-two-phase-commit sink, read-committed consumers, exactly-once end to end.
+two-phase-commit sink, read-committed consumers, exactly-once end to end,
+delivery guarantees (exactly-once vs at-least-once sinks).
 
 Seeds: 3 (the crash falls while checkpoint 4 is pending; both runs are checked).
 """
@@ -60,7 +61,7 @@ def build(seed: int, crash: bool = True, topic: Topic | None = None,
     )
     faults = FaultPlan().crash_taskmanager("tm-1", at_ms=CRASH_AT_MS, back_after_ms=400) if crash else FaultPlan()
     return Simulation(env, cluster=cluster, seed=seed, faults=faults,
-                      job_name="crash during an unaligned checkpoint" if crash else "the same job, no crash")
+                      job_name="crash mid-checkpoint" if crash else "the same job, no crash")
 
 
 def reference_counts(seed: int) -> list:

@@ -67,8 +67,10 @@ def build(seed: int, savepoint_dir: str | Path | None = None, topic: Topic | Non
 
 
 def restore(seed: int, savepoint: str | Path, topic: Topic, parallelism: int) -> Simulation:
-    """The same job, from the savepoint, at another parallelism (reading the same topic on)."""
-    return Simulation(job(topic, parallelism), cluster=ClusterSpec(task_managers=1, slots_per_task_manager=3),
+    """The same job, from the savepoint, at another parallelism (reading the same topic on), on one TaskManager
+    with a slot per subtask (at least 3)."""
+    return Simulation(job(topic, parallelism),
+                      cluster=ClusterSpec(task_managers=1, slots_per_task_manager=max(3, parallelism)),
                       seed=seed, restore_from=savepoint, job_name=f"clicks per user, parallelism {parallelism}")
 
 

@@ -65,8 +65,8 @@ def build(seed: int, backend: str = "rocksdb") -> Simulation:
         .sum(1).name("count").uid("count")
         .add_sink(lambda pair: None).name("sink"))
     cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1, cores_per_task_manager=2)
-    name = "RocksDB, incremental" if backend == "rocksdb" else "heap"
-    return Simulation(env, cluster=cluster, seed=seed, job_name=f"order counts, {name}")
+    name = "RocksDB incremental" if backend == "rocksdb" else "heap"
+    return Simulation(env, cluster=cluster, seed=seed, job_name=f"orders, {name}")
 
 
 def sizes(result) -> list[tuple[int, int, int]]:

@@ -19,7 +19,7 @@ from sim.scenario.loader import load_scenario
 from sim.testing import ViolationKind, check_exactly_once, check_no_loss, count_duplicates
 from sim.trace import (
     ChannelStateReplayed, CheckpointAborted, CheckpointCompleted, JobFailing, JobRestored, RestartScheduled,
-    StateRestored, TaskCanceled, TaskManagerJoined, TaskManagerLost, WaitingForResources,
+    StateRestored, TaskCanceled, TaskManagerJoined, TaskManagerLost, TransactionCommitted, WaitingForResources,
 )
 from tests.conftest import SCENARIOS
 
@@ -167,3 +167,20 @@ def test_chapter_5_a_changed_uid_is_refused_unless_its_state_may_be_dropped(resc
                          allow_non_restored_state=True).run()
     finals = rescale.final_counts(dropped)
     assert finals == {user: 250 - count for user, count in rescale.final_counts(first).items()}
+
+
+def test_chapter_5_the_max_parallelism_must_stay_the_same(rescale, stopped):
+    first, topic = stopped
+    env = rescale.job(topic, 3)
+    env.set_max_parallelism(256)
+    with pytest.raises(RestoreError, match="taken with max parallelism 128, the job has 256"):
+        Simulation(env, restore_from=first.savepoints[0])
+
+
+def test_chapter_6_commits_follow_completions_by_one_rpc(crashed):
+    result, _, _ = crashed
+    completed = {e.checkpoint_id: e.t_us for e in result.trace.of_type(CheckpointCompleted)}
+    assert completed[1] // 1000 == 58
+    first = [e for e in result.trace.of_type(TransactionCommitted) if not e.recovered][:2]
+    assert {e.txn for e in first} == {"counts-0-0", "counts-1-0"}
+    assert {e.t_us for e in first} == {completed[1] + 1_000}
