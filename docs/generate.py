@@ -15,6 +15,7 @@ import argparse
 import ast
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -23,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from sim.scenario.loader import load_scenario  # noqa: E402
 from sim.trace.catalogue import catalogue_markdown  # noqa: E402
-from sim.viz import animate_barriers, write_figures  # noqa: E402
+from sim.viz import (  # noqa: E402
+    animate_barriers, draw_execution_graph, draw_spacetime, draw_timelines, write_figures,
+)
 
 GLOSSARY = DOCS / "reference" / "glossary.md"
 
@@ -138,15 +141,50 @@ def main(figures: bool = True) -> None:
     for stem, seed in (("01_word_count", 7), ("02_redistribution_order", 1), ("03_aligned_checkpoints", 7),
                        ("04_unaligned_checkpoints", 3), ("06_out_of_order_windows", 1), ("07_session_bridge", 1),
                        ("08_idle_partition", 1), ("09_timer_timeout", 3),
-                       ("10_streaming_vs_batch", 4)):
-        scenario = load_scenario(str(ROOT / "scenarios" / f"{stem}.py"))
-        result = scenario.build(seed).run()
+                       ("10_streaming_vs_batch", 4), ("13_state_backends", 1)):
+        result = _scenario(stem).build(seed).run()
         _figures(stem, result)
         if stem == "03_aligned_checkpoints":
             gif = animate_barriers(result).save(DOCS / "figures" / stem / "barriers.gif")
             print(gif.relative_to(DOCS))
-    stalled = load_scenario(str(ROOT / "scenarios" / "08_idle_partition.py")).module.build(1, idleness_ms=None)
+    stalled = _scenario("08_idle_partition").module.build(1, idleness_ms=None)
     _figures("08_idle_partition_stalled", stalled.run())
+    _figures("13_state_backends_hashmap", _scenario("13_state_backends").module.build(1, backend="hashmap").run())
+    _failover_figures()
+    _rescale_figures()
+
+
+def _scenario(stem: str):
+    return load_scenario(str(ROOT / "scenarios" / f"{stem}.py"))
+
+
+def _failover_figures() -> None:
+    """Chapter 4: scenario 11's figures, and the space-time diagram of its failover (crash to restored replay)."""
+    stem = "11_crash_during_unaligned_checkpoint"
+    result = _scenario(stem).build(3).run()
+    _figures(stem, result)
+    path = DOCS / "figures" / stem / "failover.png"
+    draw_spacetime(result, path, start_ms=190, end_ms=690).clear()
+    print(path.relative_to(DOCS))
+
+
+def _rescale_figures() -> None:
+    """Chapter 5: the run stopped with a savepoint at p=2, and the graph and timelines of its restores at 3 and 1."""
+    stem = "12_savepoint_rescale"
+    scenario = _scenario(stem).module
+    with tempfile.TemporaryDirectory(prefix="sim-savepoints-") as folder:
+        topic = scenario.clicks_topic()
+        first = scenario.build(5, savepoint_dir=folder, topic=topic).run()
+        _figures(stem, first)
+        for parallelism in (3, 1):
+            result = scenario.restore(5, first.savepoints[0], topic, parallelism).run()
+            out = DOCS / "figures" / f"{stem}_p{parallelism}"
+            out.mkdir(parents=True, exist_ok=True)
+            for name, draw in (("execution_graph.png", lambda p: draw_execution_graph(result.execution_graph,
+                                                                                      result.placements, p)),
+                               ("timeline.png", lambda p: draw_timelines(result, p))):
+                draw(out / name).clear()
+                print((out / name).relative_to(DOCS))
 
 
 def _figures(folder: str, result) -> None:

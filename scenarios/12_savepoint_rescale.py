@@ -43,14 +43,16 @@ def expected_counts() -> dict[str, int]:
     return dict(Counter(USERS[(i * 7) % len(USERS)] for i in range(CLICKS)))
 
 
-def job(topic: Topic, parallelism: int) -> StreamExecutionEnvironment:
+def job(topic: Topic, parallelism: int, count_uid: str = "count") -> StreamExecutionEnvironment:
+    """The job at `parallelism`; `count_uid` is the counting operator's uid (another one no longer matches
+    the savepoint's state)."""
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
     source = KafkaSource.builder().set_topics(topic).set_bounded().set_deserializer(lambda r: r.key).build()
     (env.from_source(source, source_name="clicks").uid("clicks")
         .map(lambda user: (user, 1)).name("pair").uid("pair")
         .key_by(lambda pair: pair[0])
-        .sum(1).name("count").uid("count")
+        .sum(1).name("count").uid(count_uid)
         .add_sink(lambda pair: None).name("sink").uid("sink"))
     return env
 
@@ -65,8 +67,10 @@ def build(seed: int, savepoint_dir: str | Path | None = None, topic: Topic | Non
 
 
 def restore(seed: int, savepoint: str | Path, topic: Topic, parallelism: int) -> Simulation:
-    """The same job, from the savepoint, at another parallelism (reading the same topic on)."""
-    return Simulation(job(topic, parallelism), cluster=ClusterSpec(task_managers=1, slots_per_task_manager=3),
+    """The same job, from the savepoint, at another parallelism (reading the same topic on), on one TaskManager
+    with a slot per subtask (at least 3)."""
+    return Simulation(job(topic, parallelism),
+                      cluster=ClusterSpec(task_managers=1, slots_per_task_manager=max(3, parallelism)),
                       seed=seed, restore_from=savepoint, job_name=f"clicks per user, parallelism {parallelism}")
 
 

@@ -16,7 +16,8 @@ from tests.conftest import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
-CHAPTERS = ("01-dataflows", "02-checkpoints", "03-event-time")
+CHAPTERS = ("01-dataflows", "02-checkpoints", "03-event-time", "04-failure-and-recovery",
+            "05-savepoints-and-rescaling", "06-exactly-once", "07-state-backends")
 CELL_TIMEOUT_S = 120
 
 

@@ -11,8 +11,9 @@ subtasks it deployed. Never reads a live channel.
 A buffer is counted by its sequence number in one of three places: queued at
 the sender, in flight on the wire, or queued at the receiver. When either end
 of a channel is deployed, fails or is canceled, the channel starts empty again
-(Flink drops in-flight data on failover), and later events about the dropped
-buffers are ignored.
+(Flink drops in-flight data on failover); when a TaskManager crashes, the
+queues on it are gone (the sender's, or the receiver's, or both). Later
+events about the dropped buffers are ignored.
 
 Flink counterpart: the task metrics `outPoolUsage`/`inPoolUsage` and the
 subpartition and input-channel queue lengths behind them, with the web UI's
@@ -33,7 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.trace import (
-    BufferConsumed, BufferFlushed, BufferReceived, BufferSent, TaskCanceled, TaskDeployed, TaskFailed, TraceEvent,
+    BufferConsumed, BufferFlushed, BufferReceived, BufferSent, FaultInjected, TaskCanceled, TaskDeployed, TaskFailed,
+    TraceEvent,
 )
 from sim.viz.style import BACKPRESSURED_COLOR, lane_label, ms, new_figure, save_png
 from sim.viz.timeline import BACKPRESSURED, task_spans, trace_end_us
@@ -143,9 +145,9 @@ class _Channel:
             self.times.append(t_us)
             self.points.append(point)
 
-    def clear(self, t_us: int) -> None:
-        for place in self.places:
-            place.clear()
+    def clear(self, t_us: int, places: tuple[int, ...] = (0, 1, 2)) -> None:
+        for place in places:
+            self.places[place].clear()
         self.record(t_us)
 
 
@@ -169,6 +171,7 @@ def channel_occupancy(trace: Iterable[TraceEvent], ends: dict[str, ChannelEnds])
         state[channel].record(0)
         touching.setdefault(producer, []).append(channel)
         touching.setdefault(consumer, []).append(channel)
+    deployed: dict[str, str] = {}
     for e in trace:
         move = _MOVES.get(type(e))
         if move is not None:
@@ -176,8 +179,15 @@ def channel_occupancy(trace: Iterable[TraceEvent], ends: dict[str, ChannelEnds])
             if channel is not None and channel.move(e.seq, *move):
                 channel.record(e.t_us)
         elif isinstance(e, (TaskDeployed, TaskFailed, TaskCanceled)):
+            if isinstance(e, TaskDeployed):
+                deployed[e.task] = e.taskmanager
             for name in touching.get(e.task, ()):
                 state[name].clear(e.t_us)
+        elif isinstance(e, FaultInjected) and e.fault == "crash_taskmanager":
+            for name, (producer, consumer) in ends.items():
+                places = (0,) * (deployed.get(producer) == e.target) + (2,) * (deployed.get(consumer) == e.target)
+                if places:
+                    state[name].clear(e.t_us, places)
     return {name: ChannelSeries(name, *ends[name], tuple(s.times), tuple(s.points)) for name, s in state.items()}
 
 

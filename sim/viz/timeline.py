@@ -24,8 +24,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.trace import (
-    BackpressureEnded, BackpressureStarted, BufferConsumed, InputEnded, InputSorted, KeyProcessed,
-    SourceRecordsEmitted, TaskDeployed, TaskFailed, TaskFinished, TimersRan, TraceEvent,
+    BackpressureEnded, BackpressureStarted, BufferConsumed, FaultInjected, InputEnded, InputSorted, KeyProcessed,
+    SourceRecordsEmitted, TaskCanceled, TaskDeployed, TaskFailed, TaskFinished, TimersRan, TraceEvent,
 )
 from sim.viz.barriers import BlockedSpan, alignment_timeouts, blocked_spans, merged_intervals, snapshot_marks
 from sim.viz.marks import draw_aligning_bands, draw_snapshots, draw_timeouts, mark_handles
@@ -47,6 +47,16 @@ def trace_end_us(trace: Iterable[TraceEvent]) -> int:
     return max((e.t_us for e in trace), default=0)
 
 
+def ended_tasks(e: TraceEvent, deployed: dict[str, str]) -> list[str]:
+    """The subtasks whose deployment ends at event `e`: it finished, failed or was canceled, or its
+    TaskManager crashed (`deployed`: subtask -> its TaskManager now)."""
+    if isinstance(e, (TaskFinished, TaskFailed, TaskCanceled)):
+        return [e.task]
+    if isinstance(e, FaultInjected) and e.fault == "crash_taskmanager":
+        return [task for task, tm in deployed.items() if tm == e.target]
+    return []
+
+
 def _merged(spans: list[Span]) -> list[Span]:
     """Sorted spans with touching or overlapping spans of the same state joined."""
     out: list[Span] = []
@@ -65,8 +75,9 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
     A busy span is `[t_us - busy_us, t_us)` of a `BufferConsumed`,
     `SourceRecordsEmitted`, `InputEnded`, `TimersRan`, `InputSorted` or
     `KeyProcessed` (stamped when the step ended); a backpressured span runs from `BackpressureStarted`
-    to the matching `BackpressureEnded`, or to the task's finish or failure, or
-    to the end of the trace if neither came. Idle is the gap between spans.
+    to the matching `BackpressureEnded`, or to the end of the task's deployment
+    (`ended_tasks`, or its next deployment after a failover), or to the end of
+    the trace if none came. Idle is the gap between spans.
     Empty spans are dropped; touching spans of one state are merged.
 
     Args:
@@ -80,6 +91,7 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
     events = list(trace)
     spans: dict[str, list[Span]] = {}
     waiting: dict[str, int] = {}
+    deployed: dict[str, str] = {}
 
     def close(task: str, end_us: int) -> None:
         start = waiting.pop(task, None)
@@ -92,10 +104,14 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
                 spans.setdefault(e.task, []).append((e.t_us - e.busy_us, e.t_us, BUSY))
         elif isinstance(e, BackpressureStarted):
             waiting.setdefault(e.task, e.t_us)
-        elif isinstance(e, (BackpressureEnded, TaskFinished, TaskFailed)):
+        elif isinstance(e, BackpressureEnded):
             close(e.task, e.t_us)
         elif isinstance(e, TaskDeployed):
+            close(e.task, e.t_us)
+            deployed[e.task] = e.taskmanager
             spans.setdefault(e.task, [])
+        for task in ended_tasks(e, deployed):
+            close(task, e.t_us)
     end = trace_end_us(events)
     for task in sorted(waiting):
         close(task, end)
@@ -103,21 +119,30 @@ def task_spans(trace: Iterable[TraceEvent]) -> dict[str, list[Span]]:
 
 
 def task_lifetimes(trace: Iterable[TraceEvent]) -> dict[str, list[tuple[int, int]]]:
-    """When each subtask was deployed until it finished or failed (or the trace ended).
+    """When each subtask was deployed until it finished, failed, was canceled or lost its TaskManager
+    (or was deployed again, or the trace ended).
 
     A subtask deployed again (after a restart) gets one interval per deployment.
     """
     events = list(trace)
     lives: dict[str, list[tuple[int, int]]] = {}
     started: dict[str, int] = {}
+    deployed: dict[str, str] = {}
+
+    def end(task: str, t_us: int) -> None:
+        if task in started:
+            lives.setdefault(task, []).append((started.pop(task), t_us))
+
     for e in events:
         if isinstance(e, TaskDeployed):
+            end(e.task, e.t_us)
             started[e.task] = e.t_us
-        elif isinstance(e, (TaskFinished, TaskFailed)) and e.task in started:
-            lives.setdefault(e.task, []).append((started.pop(e.task), e.t_us))
-    end = trace_end_us(events)
+            deployed[e.task] = e.taskmanager
+        for task in ended_tasks(e, deployed):
+            end(task, e.t_us)
+    last = trace_end_us(events)
     for task in sorted(started):
-        lives.setdefault(task, []).append((started[task], end))
+        lives.setdefault(task, []).append((started[task], last))
     return {task: sorted(lives[task]) for task in sorted(lives)}
 
 

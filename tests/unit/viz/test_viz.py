@@ -12,14 +12,15 @@ from matplotlib.patches import FancyArrowPatch
 from sim import ClusterSpec, CostModel, NetworkConfig, Simulation
 from sim.api import StreamExecutionEnvironment
 from sim.trace import (
-    BackpressureEnded, BackpressureStarted, BufferConsumed, BufferSent, ChannelEventSent, SourceRecordsEmitted,
-    TaskDeployed, TaskFailed, TaskFinished,
+    BackpressureEnded, BackpressureStarted, BufferConsumed, BufferSent, ChannelEventSent, FaultInjected,
+    SourceRecordsEmitted, TaskCanceled, TaskDeployed, TaskFailed, TaskFinished,
 )
 from sim.viz import (
     channel_messages, draw_execution_graph, draw_job_graph, draw_spacetime, draw_timelines, task_spans,
     write_figures,
 )
 from sim.viz.style import lane_label
+from sim.viz.timeline import task_lifetimes
 
 SENTENCES = [f"the quick brown fox {i % 17} jumps over the lazy dog {i % 5}" for i in range(300)]
 
@@ -91,6 +92,24 @@ def test_task_spans_of_a_scripted_trace():
         "a[0]": [(0, 10, "busy"), (10, 30, "backpressured"), (50, 80, "backpressured")],
         "b[0]": [(41, 50, "busy"), (55, 60, "backpressured")],
     }
+
+
+def test_a_failover_ends_each_deployment_where_its_task_stopped():
+    """A canceled task, and every task of a crashed TaskManager, stop living (and being backpressured) there;
+    the next attempt's deployment is a new lifetime, so the shares are of the time the task was deployed."""
+    trace = [
+        TaskDeployed(0, "a[0]", "tm-0", 0),
+        TaskDeployed(0, "b[0]", "tm-1", 0),
+        BackpressureStarted(10, "a[0]"),
+        FaultInjected(20, "crash_taskmanager", "tm-1", "crash tm-1 at 0.02 ms"),
+        TaskCanceled(40, "a[0]", 0),  # a's backpressure ends here, not at its next deployment
+        TaskDeployed(60, "a[0]", "tm-0", 0),
+        TaskDeployed(60, "b[0]", "tm-1", 0),
+        TaskFinished(90, "a[0]"),
+        TaskFinished(100, "b[0]"),
+    ]
+    assert task_lifetimes(trace) == {"a[0]": [(0, 40), (60, 90)], "b[0]": [(0, 20), (60, 100)]}
+    assert task_spans(trace)["a[0]"] == [(10, 40, "backpressured")]
 
 
 def test_every_subtask_has_sorted_busy_spans(run):

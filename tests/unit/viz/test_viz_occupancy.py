@@ -9,7 +9,7 @@ import pytest
 
 from sim.scenario.loader import load_scenario
 from sim.trace import (
-    BufferConsumed, BufferFlushed, BufferReceived, BufferSent, TaskCanceled, TaskDeployed, Trace,
+    BufferConsumed, BufferFlushed, BufferReceived, BufferSent, FaultInjected, TaskCanceled, TaskDeployed, Trace,
 )
 from sim.viz.occupancy import (
     ChannelEnds, Occupancy, backpressured_spans, channel_ends, channel_occupancy, draw_occupancy, split_channel_id,
@@ -55,6 +55,30 @@ def test_a_buffer_moves_from_sender_to_wire_to_receiver_and_a_cancel_empties_the
     ]
     assert series.at(4) == Occupancy(1, 1, 0) and series.at(100) == Occupancy(0, 0, 0)
     assert series.peak() == 2
+
+
+def test_a_crashed_taskmanager_loses_the_queues_on_it_and_only_those():
+    """The receiver's queue of a channel into the crashed TaskManager is gone; its sender's queue stays until the
+    producer is canceled. A channel out of it loses its sender's queue; what already arrived is still consumed."""
+    ends = {"a[0]->b[0]": ChannelEnds("a[0]", "b[0]"), "b[0]->c[0]": ChannelEnds("b[0]", "c[0]")}
+    trace = [
+        TaskDeployed(0, "a[0]", "tm-0", 0), TaskDeployed(0, "b[0]", "tm-1", 0), TaskDeployed(0, "c[0]", "tm-0", 1),
+        BufferFlushed(1, "a[0]->b[0]", 0, 10, 100, "full"),
+        BufferFlushed(1, "a[0]->b[0]", 1, 10, 100, "full"),
+        BufferSent(2, "a[0]->b[0]", 0, 1, 3),
+        BufferReceived(3, "a[0]->b[0]", 0),
+        BufferFlushed(3, "b[0]->c[0]", 0, 10, 100, "full"),
+        BufferFlushed(3, "b[0]->c[0]", 1, 10, 100, "full"),
+        BufferSent(4, "b[0]->c[0]", 0, 1, 5),
+        BufferReceived(5, "b[0]->c[0]", 0),
+        FaultInjected(6, "crash_taskmanager", "tm-1", "crash tm-1"),
+        BufferConsumed(7, "c[0]", "b[0]->c[0]", 0, 10, 1),
+        TaskCanceled(9, "a[0]", 0),
+    ]
+    series = channel_occupancy(trace, ends)
+    into, out_of = series["a[0]->b[0]"], series["b[0]->c[0]"]
+    assert into.at(6) == Occupancy(1, 0, 0) and into.at(9) == Occupancy(0, 0, 0)
+    assert out_of.at(6) == Occupancy(0, 0, 1) and out_of.at(7) == Occupancy(0, 0, 0)
 
 
 def test_channel_ids_split_only_where_both_ends_are_subtasks():
