@@ -261,6 +261,7 @@ class TaskCheckpointing:
         if entry is None or entry.aborted or entry.snapshot_us is not None:
             return
         task = self.thread.task
+        task.begin_step(self.env.now)  # the snapshot (and a sink's pre-commit) happens now, as a step of its own
         for edge_index, kind in self.thread.output_edges():
             self.thread.broadcast_event(_barrier_for_edge(barrier, kind), edge_index)
         if task.is_source and self.coordinator is not None and self.coordinator.stops_job(barrier.checkpoint_id):

@@ -155,6 +155,7 @@ class JobMaster:
             task_restore = plan.tasks.get(thread.id)
             if task_restore is None:
                 continue
+            thread.task.begin_step(self.env.now)  # what the restore does (re-commits) happens now
             thread.task.restore(task_restore)
             if self.trace.checkpoints:
                 self.trace.emit(StateRestored(self.env.now, thread.id, snapshot.checkpoint_id,
