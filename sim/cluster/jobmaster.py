@@ -105,6 +105,8 @@ class JobMaster:
         self.world: World | None = None
         self.worlds: list[World] = []
         self.failures: list[TaskFailure] = []
+        self.final_failure: TaskFailure | None = None
+        """The task failure the job failed of (no restart followed it); None while it runs or recovers."""
         self.remaining = 0
         self.ended = False
         self.restarting = False
@@ -178,7 +180,8 @@ class JobMaster:
             self.failures.append(failure)
             self.failing = True
             self.env.call_after(self.cluster.rpc_latency_us,
-                                lambda: self.fail(f"{failure.operator} failed: {failure.error}", failure.task))
+                                lambda: self.fail(f"{failure.operator} failed: {failure.error}", failure.task,
+                                                  failure))
         else:
             if self.coordinator is not None:
                 self.coordinator.task_finished(thread.id)
@@ -193,8 +196,12 @@ class JobMaster:
             if thread.id == task:
                 thread.fail_externally(cause)
 
-    def fail(self, cause: str, task: str | None = None) -> None:
-        """Fail the running attempt over: cancel it, abort pending checkpoints, restart if the strategy allows."""
+    def fail(self, cause: str, task: str | None = None, failure: TaskFailure | None = None) -> None:
+        """Fail the running attempt over: cancel it, abort pending checkpoints, restart if the strategy allows.
+
+        `failure` is the task failure behind it (None for a lost TaskManager): if no restart follows, it is
+        the job's failure (`final_failure`).
+        """
         if self.ended or self.restarting:
             return
         self.restarting = True
@@ -211,6 +218,7 @@ class JobMaster:
             refusal = (f"the simulation allows at most {self.max_attempts} execution attempts "
                        f"(Simulation(max_attempts=...)); the strategy would restart again")
         if refusal is not None:
+            self.final_failure = failure
             self.trace.emit(RestartRefused(self.env.now, self.backoff.name, refusal))
             self._end("FAILED")
             return
@@ -368,7 +376,7 @@ class JobMaster:
         failure = TaskFailure("jobmanager", "checkpoint coordinator", reason, None, "")
         self.trace.emit(TaskFailed(self.env.now, failure.task, failure.operator, failure.error, None, ""))
         self.failures.append(failure)
-        self.fail(f"checkpoint coordinator: {reason}")
+        self.fail(f"checkpoint coordinator: {reason}", failure=failure)
 
 
 def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinator) -> LoadedCheckpoint:

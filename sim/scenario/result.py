@@ -163,7 +163,8 @@ class RunResult:
         if self.faults:
             lines.append(f"fault plan: {self.faults.describe()}")
         if self.failure:
-            lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
+            record = "" if self.failure.record is None else f" (record {self.failure.record})"
+            lines.append(f"failure: {self.failure.operator}: {self.failure.error}{record}")
         if self.attempts > 1 or self.failures:
             lines.append(self._recovery_summary())
         for plan in self.trace.of_type(BatchExecutionPlanned):

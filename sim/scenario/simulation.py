@@ -200,7 +200,7 @@ class Simulation:
         failures = master[0].failures
         world = master[0].world
         return RunResult(self.job_name, self.seed, final, kernel.now, outputs, trace, _metrics(world, kernel.now),
-                         eg, world.placements, failures[0] if failures and final == "FAILED" else None,
+                         eg, world.placements, master[0].final_failure if final == "FAILED" else None,
                          _sink_ids(eg), kernel.events_processed, coordinator.completed if coordinator else [],
                          attempts=master[0].attempt + 1, failures=list(failures),
                          savepoints=[c.path for c in (coordinator.completed if coordinator else []) if c.savepoint],

@@ -1,7 +1,9 @@
-"""Failover and the cluster's slots: a lost TaskManager that is alive registers again; a wait that cannot end fails."""
+"""Failover: a lost TaskManager that is alive registers again, a wait for slots that cannot end fails, and a failed
+job names the failure it failed of."""
 
 from sim import ClusterSpec, FaultPlan, Simulation
 from sim.api import PacedSource, RestartStrategies, StreamExecutionEnvironment
+from sim.runtime.operators import InjectedFault
 from sim.trace import RestartRefused, TaskManagerJoined, TaskManagerLost, WaitingForResources
 
 RECORDS = 300
@@ -52,3 +54,16 @@ def test_a_restart_waits_for_a_crashed_taskmanager_that_a_later_fault_restarts()
     assert result.status == "FINISHED" and not result.trace.of_type(RestartRefused)
     assert result.trace.of_type(WaitingForResources)
     assert [e.t_us for e in result.trace.of_type(TaskManagerJoined)] == [450_000]
+
+
+def test_a_job_that_runs_out_of_restarts_names_the_last_failure():
+    """Regression: after two restarts the third failure failed the job, yet `result.failure` (and the summary's
+    `failure:` line) named the first, with `(record None)` for a failure outside any record."""
+    plan = FaultPlan().fail_task("map[0]", at_ms=100).fail_task("map[1]", at_ms=200).fail_task("map[0]", at_ms=300)
+    env = _env()
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 20))
+    result = Simulation(env, cluster=CLUSTER, seed=0, faults=plan).run()
+    assert result.status == "FAILED" and len(result.failures) == 3
+    assert result.failure is result.failures[-1] and result.failure.error == (
+        f"{InjectedFault.__name__}: injected failure of map[0] at 300 ms")
+    assert "\nfailure: map[0]: InjectedFault: injected failure of map[0] at 300 ms\n" in result.summary()
