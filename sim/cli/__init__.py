@@ -15,7 +15,7 @@ from sim.cli.explore import add_explore, explore_command
 from sim.cluster.faults import FaultPlan, FaultPlanError
 from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
-from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.loader import Scenario, ScenarioError, load_scenario
 from sim.state.storage import CheckpointDirInUseError, CheckpointWriter
 from sim.scenario.result import RunResult
 from sim.scenario.simulation import Simulation
@@ -89,6 +89,17 @@ def _run(args: argparse.Namespace) -> int:
         simulation.checkpoint_dir = str(out / "checkpoints")
         CheckpointWriter.clear_earlier_run(simulation.checkpoint_dir)
     result = simulation.run(until_ms=args.until_ms)
+    summary, held = _summary(scenario, result)
+    written = _write_run(result, summary, out, figures=not args.no_figures)
+    if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
+        written.append(f"{Path(simulation.checkpoint_dir).name}/")
+    print(summary)
+    print(f"\nwrote {', '.join(written)} to {out}/")
+    return 1 if result.status == "FAILED" or not held else 0
+
+
+def _summary(scenario: Scenario, result: RunResult) -> tuple[str, bool]:
+    """The run's summary, then the scenario's report and its properties' verdicts; and whether they all held."""
     summary = result.summary()
     extra = scenario.report(result)
     if extra:
@@ -96,12 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     verdicts = scenario_properties(scenario, result)
     if verdicts:
         summary += "\n\nproperties:\n" + "\n".join(textwrap.indent(v.explanation, "  ") for v in verdicts)
-    written = _write_run(result, summary, out, figures=not args.no_figures)
-    if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
-        written.append(f"{Path(simulation.checkpoint_dir).name}/")
-    print(summary)
-    print(f"\nwrote {', '.join(written)} to {out}/")
-    return 1 if result.status == "FAILED" or not all(v.ok for v in verdicts) else 0
+    return summary, all(v.ok for v in verdicts)
 
 
 def _use_faults(simulation: Simulation, faults: str | None, scenario: str) -> None:

@@ -53,6 +53,8 @@ def explore_command(args: argparse.Namespace) -> int:
         raise ExploreError(f"scenario {scenario.name} defines no check(result); explore judges every seed by the "
                            f"properties check returns (see docs/guides/write-a-scenario.md)")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else scenario.seeds
+    if not seeds:
+        raise ExploreError(f"scenario {scenario.name} has no SEEDS; give --seeds")
     faults = _faults(args.faults, scenario, seeds[0]) if args.faults is not None else None
     workers = args.workers or max(1, min(os.cpu_count() or 1, len(seeds)))
     print(f"exploring {args.scenario} at {len(seeds)} seed(s) with {workers} worker(s)", flush=True)
