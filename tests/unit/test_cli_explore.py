@@ -3,6 +3,8 @@
 import io
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -74,6 +76,15 @@ def test_explore_and_run_errors_are_one_clear_line(argv, message, tmp_path, caps
     captured = capsys.readouterr()
     assert captured.err.startswith(f"sim: error: {message}") and captured.err.count("\n") == 1
     assert captured.out == "" and not (tmp_path / "o").exists()
+
+
+def test_the_command_runs_its_workers_and_keeps_a_log_clean():
+    """`python -m sim explore` itself, with worker processes: stdout has the findings, stderr (not a terminal) holds
+    no progress bar and nothing else."""
+    run = subprocess.run([sys.executable, "-m", "sim", "explore", "tests/fixtures/exactly_once_under_crashes.py",
+                          "--seeds", "0-1", "--workers", "2"], cwd=ROOT, capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.endswith("2 seed(s) explored: 2 held, 0 violated, 0 raised\n")
 
 
 class _Terminal(io.StringIO):
