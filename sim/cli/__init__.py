@@ -1,4 +1,4 @@
-"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `python -m sim draw <trace> --figure F`.
+"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `draw <trace> --figure F`, `explore`.
 
 Layer: the top; may import everything. Every error is one clear line on
 stderr and a non-zero exit code, never a traceback.
@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
+from sim.cli.explore import add_explore, explore_command
+from sim.cluster.faults import FaultPlan, FaultPlanError
 from sim.graph import JobBuildError
 from sim.cluster.deployment import ClusterTooSmallError
-from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.loader import Scenario, ScenarioError, load_scenario
 from sim.state.storage import CheckpointDirInUseError, CheckpointWriter
 from sim.scenario.result import RunResult
+from sim.scenario.simulation import Simulation
+from sim.testing.explore import ExploreError
+from sim.testing.properties import scenario_properties
 from sim.trace import Trace, TraceLevel
 from sim.viz import write_figures
 from sim.viz.report import write_report
@@ -49,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="override how much the trace records (job < checkpoints < buffers < records)")
     run.add_argument("--until-ms", type=int, default=None, help="stop after this much virtual time")
     run.add_argument("--no-figures", action="store_true", help="skip the figures (report.html is still written)")
+    run.add_argument("--faults", default=None, metavar="JSON",
+                     help="a fault plan (FaultPlan.to_json(), as explore prints it) that replaces the scenario's own")
     _add_draw(commands)
+    add_explore(commands)
     return parser
 
 
@@ -70,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     seed = args.seed if args.seed is not None else scenario.seeds[0]
     simulation = scenario.build(seed)
+    _use_faults(simulation, args.faults, scenario.name)
     if args.trace_level:
         simulation.trace_level = _LEVELS[args.trace_level]
     out = Path(args.out or f"out/{scenario.name}-seed{seed}")
@@ -79,16 +89,40 @@ def _run(args: argparse.Namespace) -> int:
         simulation.checkpoint_dir = str(out / "checkpoints")
         CheckpointWriter.clear_earlier_run(simulation.checkpoint_dir)
     result = simulation.run(until_ms=args.until_ms)
-    summary = result.summary()
-    extra = scenario.report(result)
-    if extra:
-        summary += "\n\n" + extra
+    summary, held = _summary(scenario, result)
     written = _write_run(result, summary, out, figures=not args.no_figures)
     if simulation.checkpoint_dir and Path(simulation.checkpoint_dir).is_dir():
         written.append(f"{Path(simulation.checkpoint_dir).name}/")
     print(summary)
     print(f"\nwrote {', '.join(written)} to {out}/")
-    return 1 if result.status == "FAILED" else 0
+    return 1 if result.status == "FAILED" or not held else 0
+
+
+def _summary(scenario: Scenario, result: RunResult) -> tuple[str, bool]:
+    """The run's summary, then the scenario's report and its properties' verdicts; and whether they all held."""
+    summary = result.summary()
+    extra = scenario.report(result)
+    if extra:
+        summary += "\n\n" + extra
+    verdicts = scenario_properties(scenario, result)
+    if verdicts:
+        summary += "\n\nproperties:\n" + "\n".join(textwrap.indent(v.explanation, "  ") for v in verdicts)
+    return summary, all(v.ok for v in verdicts)
+
+
+def _use_faults(simulation: Simulation, faults: str | None, scenario: str) -> None:
+    """Put the plan of `--faults` in force, if given, and check the plan in force against the job.
+
+    Raises:
+        FaultPlanError: the JSON is not a plan, or the plan names what the job or cluster lacks.
+    """
+    try:
+        if faults is not None:
+            simulation.faults = FaultPlan.from_json(faults)
+        simulation.validate_faults()
+    except FaultPlanError as exc:
+        where = "--faults" if faults is not None else f"scenario {scenario}: its fault plan"
+        raise FaultPlanError(f"{where}: {exc}") from None
 
 
 def _write_run(result: RunResult, summary: str, out: Path, figures: bool) -> list[str]:
@@ -140,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    command = {"draw": _draw, "explore": explore_command, "run": _run}[args.command]
     try:
-        return _draw(args) if args.command == "draw" else _run(args)
-    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, CheckpointDirInUseError, OSError) as exc:
+        return command(args)
+    except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, CheckpointDirInUseError, FaultPlanError,
+            ExploreError, OSError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sim: interrupted", file=sys.stderr)
+        return 130

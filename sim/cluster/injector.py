@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.cluster.faults import (
-    JOBMANAGER, CrashTaskManager, FailTask, FaultPlan, FaultPlanError, LoseRpc, Partition, RaiseAtRecord,
+    JOBMANAGER, CrashTaskManager, FailTask, Fault, FaultPlan, FaultPlanError, LoseRpc, Partition, RaiseAtRecord,
     SlowCheckpointStore, SlowLink,
 )
 from sim.kernel.clock import ms_to_us
@@ -28,6 +28,8 @@ from sim.trace import FaultInjected, RpcLost, Trace
 
 if TYPE_CHECKING:
     from sim.cluster.jobmaster import JobMaster
+    from sim.cluster.spec import ClusterSpec
+    from sim.graph.execution_graph import ExecutionGraph
 
 
 def _pair(a: str, b: str) -> frozenset[str]:
@@ -67,6 +69,42 @@ class Conditions:
         if lost and rpc != "heartbeat":
             self.trace.emit(RpcLost(now, what, taskmanager))
         return lost
+
+
+def validate_plan(plan: FaultPlan, cluster: ClusterSpec, eg: ExecutionGraph) -> None:
+    """Refuse a plan that names machines, subtasks or operators the run does not have.
+
+    Raises:
+        FaultPlanError: naming the fault, what it names, and what the run has.
+    """
+    taskmanagers = cluster.taskmanager_names
+    tasks = {s.id for s in eg.subtasks}
+    operators = {n.id: n.parallelism for n in eg.job_graph.stream_graph.nodes if n.kind != "source"}
+    for fault in plan:
+        for name in _machines(fault):
+            allowed = set(taskmanagers) | {JOBMANAGER} if isinstance(fault, Partition) else set(taskmanagers)
+            if name not in allowed:
+                raise FaultPlanError(f"{fault.describe()}: the cluster has no machine {name!r}; "
+                                     f"expected one of {sorted(allowed)}")
+        if isinstance(fault, FailTask) and fault.task not in tasks:
+            raise FaultPlanError(f"{fault.describe()}: the job has no subtask {fault.task!r}; "
+                                 f"expected one of {sorted(tasks)}")
+        if isinstance(fault, RaiseAtRecord):
+            if fault.operator not in operators or fault.subtask >= operators[fault.operator]:
+                raise FaultPlanError(f"{fault.describe()}: the job has no operator subtask "
+                                     f"{fault.operator}[{fault.subtask}]; operators (parallelism): "
+                                     f"{dict(sorted(operators.items()))}")
+
+
+def _machines(fault: Fault) -> list[str]:
+    """The machines a fault names."""
+    if isinstance(fault, CrashTaskManager):
+        return [fault.taskmanager]
+    if isinstance(fault, (Partition, SlowLink)):
+        return [fault.a, fault.b]
+    if isinstance(fault, LoseRpc) and fault.taskmanager:
+        return [fault.taskmanager]
+    return []
 
 
 class FaultInjector:

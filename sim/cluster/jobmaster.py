@@ -19,23 +19,32 @@ completed checkpoint (falling back to the savepoint the run started from,
 or to nothing: sources from the start). Without a permitted restart the job
 is FAILED. After a stop-with-savepoint the job ends FINISHED.
 
+A lost TaskManager registers again, with its slots free, when it is heard
+once more: it restarted, its partition from the JobManager healed, or its
+heartbeats get through again. A restart short of slots whose missing
+TaskManagers all crashed for good (no restart of theirs scheduled or
+planned) would wait for ever: the job is FAILED instead, saying so.
+
 Flink counterpart: `JobMaster`, `DefaultScheduler` with
 `RestartPipelinedRegionFailoverStrategy`, `HeartbeatManagerImpl`,
 `CheckpointCoordinator.restoreLatestCheckpointedStateToAll`.
 Simplified: a failover restarts every task (a connected streaming job is one
 pipelined region anyway; disconnected pipelines restart together too);
 canceling is instantaneous; heartbeats are checked in rounds, so a loss is
-noticed at the first round after the timeout.
+noticed at the first round after the timeout; no slot request timeout: a
+wait for slots that could never end fails the job at once, one that can
+waits as long as it takes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
 from sim.cluster.coordinator import CheckpointCoordinator, CompletedCheckpoint
 from sim.cluster.deployment import slots_needed
-from sim.cluster.faults import JOBMANAGER, FaultPlan
+from sim.cluster.faults import JOBMANAGER, CrashTaskManager, FaultPlan
 from sim.cluster.injector import Conditions, FaultInjector, validate_plan
 from sim.cluster.restart import create_backoff
 from sim.cluster.spec import ClusterSpec
@@ -98,6 +107,8 @@ class JobMaster:
         self.world: World | None = None
         self.worlds: list[World] = []
         self.failures: list[TaskFailure] = []
+        self.final_failure: TaskFailure | None = None
+        """The task failure the job failed of (no restart followed it); None while it runs or recovers."""
         self.remaining = 0
         self.ended = False
         self.restarting = False
@@ -105,10 +116,12 @@ class JobMaster:
         self.waiting_since_us: int | None = None
         self.lost: set[str] = set()
         self.last_heard = {tm: 0 for tm in cluster.taskmanager_names}
+        self.returns_pending: Counter[str] = Counter()
+        """Restarts of crashed TaskManagers scheduled and not yet happened, per TaskManager."""
         self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
         if coordinator is not None:
             coordinator.conditions = self.conditions
-        validate_faults(faults, eg, cluster)
+        validate_plan(faults, cluster, eg)
 
     # --- attempts -----------------------------------------------------------------------
 
@@ -171,7 +184,8 @@ class JobMaster:
             self.failures.append(failure)
             self.failing = True
             self.env.call_after(self.cluster.rpc_latency_us,
-                                lambda: self.fail(f"{failure.operator} failed: {failure.error}", failure.task))
+                                lambda: self.fail(f"{failure.operator} failed: {failure.error}", failure.task,
+                                                  failure))
         else:
             if self.coordinator is not None:
                 self.coordinator.task_finished(thread.id)
@@ -186,8 +200,12 @@ class JobMaster:
             if thread.id == task:
                 thread.fail_externally(cause)
 
-    def fail(self, cause: str, task: str | None = None) -> None:
-        """Fail the running attempt over: cancel it, abort pending checkpoints, restart if the strategy allows."""
+    def fail(self, cause: str, task: str | None = None, failure: TaskFailure | None = None) -> None:
+        """Fail the running attempt over: cancel it, abort pending checkpoints, restart if the strategy allows.
+
+        `failure` is the task failure behind it (None for a lost TaskManager): if no restart follows, it is
+        the job's failure (`final_failure`).
+        """
         if self.ended or self.restarting:
             return
         self.restarting = True
@@ -204,6 +222,7 @@ class JobMaster:
             refusal = (f"the simulation allows at most {self.max_attempts} execution attempts "
                        f"(Simulation(max_attempts=...)); the strategy would restart again")
         if refusal is not None:
+            self.final_failure = failure
             self.trace.emit(RestartRefused(self.env.now, self.backoff.name, refusal))
             self._end("FAILED")
             return
@@ -219,6 +238,11 @@ class JobMaster:
         alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
         have = len(alive) * self.cluster.slots_per_task_manager
         if have < need:
+            refusal = self._never_enough_slots(need, alive)
+            if refusal is not None:
+                self.trace.emit(RestartRefused(self.env.now, self.backoff.name, refusal))
+                self._end("FAILED")
+                return
             if self.waiting_since_us is None:
                 self.waiting_since_us = self.env.now
                 self.trace.emit(WaitingForResources(self.env.now, need, have))
@@ -238,6 +262,23 @@ class JobMaster:
         self.restarting = False
         self.fail(f"could not get {need} slots within {self.cluster.slot_request_timeout_ms} ms "
                   f"(slot request timeout)")
+
+    def _never_enough_slots(self, need: int, alive: list[str]) -> str | None:
+        """Why waiting for slots would never end (None: a lost TaskManager may still register again).
+
+        A lost TaskManager that did not crash (partitioned, or its heartbeats
+        lost) registers again once it is heard; a crashed one only if its
+        restart is scheduled or a later fault of the plan restarts it.
+        """
+        now = self.env.now
+        coming = [tm for tm in sorted(self.lost) if tm not in self.conditions.crashed or self.returns_pending[tm] or any(
+            isinstance(f, CrashTaskManager) and f.taskmanager == tm and f.back_after_ms is not None
+            and ms_to_us(f.at_ms) >= now for f in self.injector.plan)]
+        if (len(alive) + len(coming)) * self.cluster.slots_per_task_manager >= need:
+            return None
+        gone = sorted(set(self.lost) - set(coming))
+        return (f"the job needs {need} slots, {len(alive) * self.cluster.slots_per_task_manager} are alive, and "
+                f"{', '.join(gone)} crashed for good: waiting for resources would never end")
 
     def _latest_snapshot(self) -> LoadedCheckpoint | None:
         """The newest completed checkpoint (not an intermediate savepoint), else the snapshot the run started from."""
@@ -263,28 +304,31 @@ class JobMaster:
         if self.world is not None:
             self.world.kill_taskmanager(taskmanager)
         if back_after_us is not None:
+            self.returns_pending[taskmanager] += 1
             self.env.schedule_call(back_after_us, lambda: self._taskmanager_back(taskmanager))
 
     def _taskmanager_back(self, taskmanager: str) -> None:
         """A crashed TaskManager restarted: its old tasks are gone for good, its slots are free again."""
+        self.returns_pending[taskmanager] -= 1
         self.conditions.crashed.discard(taskmanager)
         if taskmanager not in self.lost:
             # It registers anew before its old incarnation timed out: that one is lost now.
             self._declare_lost(taskmanager)
-        self.lost.discard(taskmanager)
-        self.last_heard[taskmanager] = self.env.now
-        self.trace.emit(TaskManagerJoined(self.env.now, taskmanager))
-        self._resources_changed()
+        self._registered_again(taskmanager)
 
     def partition_healed(self, a: str, b: str) -> None:
         """A partition ended; a TaskManager the JobManager had written off registers again."""
         if JOBMANAGER in (a, b):
             tm = b if a == JOBMANAGER else a
             if tm in self.lost and tm not in self.conditions.crashed:
-                self.lost.discard(tm)
-                self.last_heard[tm] = self.env.now
-                self.trace.emit(TaskManagerJoined(self.env.now, tm))
-                self._resources_changed()
+                self._registered_again(tm)
+
+    def _registered_again(self, taskmanager: str) -> None:
+        """A TaskManager written off as lost is heard again: its slots are free for the next attempt."""
+        self.lost.discard(taskmanager)
+        self.last_heard[taskmanager] = self.env.now
+        self.trace.emit(TaskManagerJoined(self.env.now, taskmanager))
+        self._resources_changed()
 
     def _resources_changed(self) -> None:
         if self.waiting_since_us is not None and not self.ended:
@@ -298,6 +342,9 @@ class JobMaster:
             yield self.env.timeout(interval)
             for tm in self.cluster.taskmanager_names:
                 if tm in self.lost:
+                    # Alive but written off (its heartbeats were lost): once heard, it registers again.
+                    if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
+                        self._registered_again(tm)
                     continue
                 if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
                     self.last_heard[tm] = self.env.now
@@ -310,6 +357,7 @@ class JobMaster:
         if self.world is not None and any(not t.finished or t.stopped for t in self.world.on_taskmanager(taskmanager)):
             self.fail(f"TaskManager {taskmanager} lost (no heartbeat for "
                       f"{(self.env.now - self.last_heard[taskmanager]) // 1000} ms)")
+        self._resources_changed()  # a restart waiting for slots may now never get them
 
     # --- the end ---------------------------------------------------------------------------
 
@@ -343,7 +391,7 @@ class JobMaster:
         failure = TaskFailure("jobmanager", "checkpoint coordinator", reason, None, "")
         self.trace.emit(TaskFailed(self.env.now, failure.task, failure.operator, failure.error, None, ""))
         self.failures.append(failure)
-        self.fail(f"checkpoint coordinator: {reason}")
+        self.fail(f"checkpoint coordinator: {reason}", failure=failure)
 
 
 def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinator) -> LoadedCheckpoint:
@@ -358,9 +406,3 @@ def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinato
     bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
                         for b in ((op.get("keyed") or {}).get("builds_on") or ())})
     return load(completed, [load(by_id[b], []) for b in bases_ids if b in by_id])
-
-
-def validate_faults(faults: FaultPlan, eg: ExecutionGraph, cluster: ClusterSpec) -> None:
-    """Refuse a fault plan naming machines, subtasks or operators (not sources) this run lacks."""
-    operators = {n.id: n.parallelism for n in eg.job_graph.stream_graph.nodes if n.kind != "source"}
-    validate_plan(faults, cluster.taskmanager_names, {s.id for s in eg.subtasks}, operators)

@@ -7,7 +7,17 @@ that defines:
 - `SEEDS` (optional): the seeds it is checked at;
 - `report(result) -> str` (optional): lines added under the summary, saying
   what the run shows;
+- `check(result) -> Iterable[CheckResult | (name, ok, message)]` (optional):
+  the properties every run must satisfy, whatever its seed, judged on
+  `result` (`sim.testing` turns them into verdicts; `python -m sim run`
+  prints them, `python -m sim explore` runs many seeds against them). A
+  property that needs a reference run (the same job without faults) builds
+  and runs it itself;
 - a module docstring: its teaching point.
+
+Faults are part of what `build(seed)` returns (`Simulation(faults=...)`,
+for instance `simulation.draw_faults(horizon_ms)`, drawn from the seed), so
+that the seed alone replays a run.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Any, Callable
 
 from sim.scenario.result import RunResult
 from sim.scenario.simulation import Simulation
@@ -56,6 +66,25 @@ class Scenario:
     def report(self, result: RunResult) -> str:
         reporter: Callable[[RunResult], str] | None = getattr(self.module, "report", None)
         return reporter(result) if reporter else ""
+
+    @property
+    def has_check(self) -> bool:
+        """Whether the scenario states properties (`check(result)`)."""
+        return callable(getattr(self.module, "check", None))
+
+    def check(self, result: RunResult) -> list[Any]:
+        """What the scenario's `check(result)` returns, as a list (empty without a `check`).
+
+        Raises:
+            ScenarioError: `check` raised, or returned something that is not iterable.
+        """
+        if not self.has_check:
+            return []
+        try:
+            return list(self.module.check(result))
+        except Exception as exc:
+            raise ScenarioError(f"scenario {self.name}: check(result) of seed {result.seed} raised "
+                                f"{type(exc).__name__}: {exc}") from exc
 
 
 def load_scenario(target: str) -> Scenario:

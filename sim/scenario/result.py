@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sim.cluster.deployment import Placement
+from sim.cluster.faults import FaultPlan
 from sim.cluster.taskthread import TaskFailure
 from sim.cluster.coordinator import CompletedCheckpoint
 from sim.graph import ExecutionGraph
@@ -99,6 +100,8 @@ class RunResult:
     """Every task failure of the run, in order, including those the job recovered from."""
     savepoints: list[str] = field(default_factory=list)
     """The directories of the savepoints the run took."""
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    """The fault plan in force."""
 
     @property
     def restarts(self) -> int:
@@ -169,8 +172,11 @@ class RunResult:
         """A readable account of the run: status, time, sinks, and a row per subtask."""
         lines = [f"job {self.job_name!r} (seed {self.seed}): {self.status} at {self.end_time_us / 1000:.3f} ms "
                  f"virtual time, {len(self.trace)} trace events, digest {self.digest[:16]}"]
+        if self.faults:
+            lines.append(f"fault plan: {self.faults.describe()}")
         if self.failure:
-            lines.append(f"failure: {self.failure.operator}: {self.failure.error} (record {self.failure.record})")
+            record = "" if self.failure.record is None else f" (record {self.failure.record})"
+            lines.append(f"failure: {self.failure.operator}: {self.failure.error}{record}")
         if self.attempts > 1 or self.failures:
             lines.append(self._recovery_summary())
         for plan in self.trace.of_type(BatchExecutionPlanned):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from sim.api.checkpointing import CheckpointConfig, CheckpointingMode
 from sim.api.environment import DEFAULT_JOB_NAME, StreamExecutionEnvironment, register_runner
@@ -24,7 +24,8 @@ from sim.cluster.coordinator import CheckpointCoordinator
 from sim.cluster.deployment import slots_needed
 from sim.cluster.spec import ClusterSpec
 from sim.cluster.faults import FaultPlan
-from sim.cluster.jobmaster import JobMaster, validate_faults
+from sim.cluster.injector import validate_plan
+from sim.cluster.jobmaster import JobMaster
 from sim.cluster.world import World
 from sim.graph import build_execution_graph, build_job_graph, build_stream_graph
 from sim.kernel.clock import ms_to_us
@@ -91,11 +92,33 @@ class Simulation:
         sg = build_stream_graph(env, job_name)
         self.execution_graph = build_execution_graph(build_job_graph(sg))
         self.cluster = cluster or ClusterSpec.local(sum(slots_needed(self.execution_graph).values()))
-        validate_faults(self.faults, self.execution_graph, self.cluster)
+        self.validate_faults()
         # Loaded (and verified) now, so a missing or damaged savepoint is reported before anything runs.
         self.restore_from = load_savepoint(restore_from) if restore_from is not None else None
         if self.restore_from is not None:
             plan_restore(self.restore_from, self.execution_graph, allow_non_restored_state)
+
+    def validate_faults(self) -> None:
+        """Check `faults` against this job and cluster now (`run()` checks it too, when it starts).
+
+        Raises:
+            FaultPlanError: the plan names a machine, subtask or operator this run does not have.
+        """
+        validate_plan(self.faults, self.cluster, self.execution_graph)
+
+    def draw_faults(self, horizon_ms: int, max_faults: int = 2,
+                    kinds: Iterable[str] = ("crash_taskmanager", "fail_task")) -> FaultPlan:
+        """A fault plan drawn from this run's seed that names only this cluster's machines and this job's subtasks.
+
+        `simulation.faults = simulation.draw_faults(horizon_ms=1_000)` makes a
+        scenario's faults a function of its seed, so `python -m sim run
+        SCENARIO --seed N` replays them (see `FaultPlan.random` for the draw).
+        """
+        operators = [(n.id, n.parallelism) for n in self.execution_graph.job_graph.stream_graph.nodes
+                     if n.kind != "source"]
+        return FaultPlan.random(self.seed, self.cluster.taskmanager_names,
+                                [s.id for s in self.execution_graph.subtasks], horizon_ms, max_faults, kinds,
+                                operators)
 
     def trigger_savepoint(self, at_ms: int, name: str | None = None) -> Simulation:
         """Take a savepoint at virtual time `at_ms` into `savepoint_dir` (as `savepoint-<name>`)."""
@@ -179,10 +202,11 @@ class Simulation:
         failures = master[0].failures
         world = master[0].world
         return RunResult(self.job_name, self.seed, final, kernel.now, outputs, trace, _metrics(world, kernel.now),
-                         eg, world.placements, failures[0] if failures and final == "FAILED" else None,
+                         eg, world.placements, master[0].final_failure if final == "FAILED" else None,
                          _sink_ids(eg), kernel.events_processed, coordinator.completed if coordinator else [],
                          attempts=master[0].attempt + 1, failures=list(failures),
-                         savepoints=[c.path for c in (coordinator.completed if coordinator else []) if c.savepoint])
+                         savepoints=[c.path for c in (coordinator.completed if coordinator else []) if c.savepoint],
+                         faults=self.faults)
 
     def _savepoint_done(self, done: Any, coordinator: CheckpointCoordinator, master: JobMaster) -> None:
         if coordinator.savepoints.get(done.checkpoint_id, {}).get("stop"):

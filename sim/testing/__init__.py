@@ -9,7 +9,9 @@ Layout:
 - `results`: what checkers return (`CheckResult`, `Violation`, `Observation`, their enums);
 - `checkers`: always-properties (`check_exactly_once`, `check_no_loss`,
   `check_checkpoint_ids_monotonic`, `check_no_record_on_blocked_channel`, `check_run`);
-- `sometimes`: sometimes-properties (`failure_during_checkpoint`, `recovery_replayed_in_flight`).
+- `sometimes`: sometimes-properties (`failure_during_checkpoint`, `recovery_replayed_in_flight`);
+- `properties`: a scenario's `check(result)` judged on one run (`PropertyVerdict`s);
+- `explore`: a scenario at many seeds, in worker processes (`explore`, `parse_seeds`).
 """
 
 from sim.testing.checkers import (check_checkpoint_ids_monotonic, check_exactly_once, check_no_loss,
