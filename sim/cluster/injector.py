@@ -158,28 +158,3 @@ class FaultInjector:
                                                                             f"end of: {fault.describe()}")))
         if isinstance(fault, Partition):
             self.env.schedule_call(delay, lambda: self.master.partition_healed(fault.a, fault.b))
-
-
-def validate_plan(plan: FaultPlan, taskmanagers: list[str], tasks: set[str], operators: dict[str, int]) -> None:
-    """Refuse a plan that names machines, subtasks or operators the run does not have.
-
-    Raises:
-        FaultPlanError: naming the fault, what it names, and what exists.
-    """
-    machines = set(taskmanagers) | {JOBMANAGER}
-    for fault in plan:
-        names = {CrashTaskManager: lambda f: [f.taskmanager], Partition: lambda f: [f.a, f.b],
-                 SlowLink: lambda f: [f.a, f.b], LoseRpc: lambda f: [f.taskmanager] if f.taskmanager else []}
-        for name in names.get(type(fault), lambda f: [])(fault):
-            allowed = machines if isinstance(fault, Partition) else set(taskmanagers)
-            if name not in allowed:
-                raise FaultPlanError(f"{fault.describe()}: the cluster has no machine {name!r}; "
-                                     f"expected one of {sorted(allowed)}")
-        if isinstance(fault, FailTask) and fault.task not in tasks:
-            raise FaultPlanError(f"{fault.describe()}: the job has no subtask {fault.task!r}; "
-                                 f"expected one of {sorted(tasks)}")
-        if isinstance(fault, RaiseAtRecord):
-            if fault.operator not in operators or fault.subtask >= operators[fault.operator]:
-                raise FaultPlanError(f"{fault.describe()}: the job has no operator subtask "
-                                     f"{fault.operator}[{fault.subtask}]; operators (parallelism): "
-                                     f"{dict(sorted(operators.items()))}")

@@ -79,10 +79,9 @@ def test_a_crashed_taskmanager_is_noticed_only_after_the_heartbeat_timeout():
     result = _run(_env(checkpoint_ms=30, restart=RestartStrategies.fixed_delay_restart(3, 10)), plan, until_ms=2_000)
     lost = result.trace.of_type(TaskManagerLost)[0]
     assert lost.taskmanager == "tm-1" and lost.t_us == 160_000 and lost.silent_us >= 60_000
-    # One TaskManager left, one slot, a job that needs two: the restart waits for resources.
-    waiting = result.trace.of_type(WaitingForResources)
-    assert [(w.slots_needed, w.slots_available) for w in waiting] == [(2, 1)]
-    assert result.status == "RUNNING" and result.attempts == 2
+    # One TaskManager left, one slot, a job that needs two, and tm-1 never returns: waiting would never end.
+    assert result.status == "FAILED" and not result.trace.of_type(WaitingForResources)
+    assert "crashed for good" in result.trace.of_type(RestartRefused)[0].reason
 
 
 def test_a_taskmanager_that_comes_back_gives_its_slots_to_the_waiting_restart():
@@ -142,9 +141,11 @@ def test_the_attempt_guard_stops_a_failure_that_recurs_in_every_attempt():
 def test_a_restart_that_gets_no_slots_within_the_slot_request_timeout_fails_in_turn():
     cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1, heartbeat_interval_ms=20,
                           heartbeat_timeout_ms=60, slot_request_timeout_ms=500)
-    plan = FaultPlan().crash_taskmanager("tm-1", at_ms=101)
+    plan = FaultPlan().crash_taskmanager("tm-1", at_ms=101, back_after_ms=5_000)
     result = _run(_env(checkpoint_ms=30, restart=RestartStrategies.fixed_delay_restart(2, 10)), plan, cluster=cluster)
     assert result.status == "FAILED"
+    waiting = result.trace.of_type(WaitingForResources)
+    assert [(w.slots_needed, w.slots_available) for w in waiting] == [(2, 1), (2, 1)]
     causes = [e.cause for e in result.trace.of_type(JobFailing)]
     assert causes[0].startswith("TaskManager tm-1 lost")
     assert causes[1:] == ["could not get 2 slots within 500 ms (slot request timeout)"] * 2
