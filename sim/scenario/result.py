@@ -23,7 +23,6 @@ from sim.trace.checkpoint_stats import CheckpointStats, checkpoint_counts, check
 from sim.runtime.operators import SinkLog
 from sim.trace import BatchExecutionPlanned, FaultInjected, JobFailing, JobRestored, RestartRefused, Trace
 from sim.trace.chrome import write_chrome_trace
-from sim.viz.report import checkpoints_html, notebook_html
 
 
 class SinkRecord(NamedTuple):
@@ -74,6 +73,7 @@ class CheckpointHistory(list):
         self._result = result
 
     def _repr_html_(self) -> str:
+        from sim.viz.report import checkpoints_html  # matplotlib is loaded only when a run is shown
         return checkpoints_html(self._result)
 
 
@@ -224,4 +224,5 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """In Jupyter: the status, the summary, the job graph, the timelines and the checkpoint statistics."""
+        from sim.viz.report import notebook_html  # matplotlib is loaded only when a run is shown
         return notebook_html(self)
