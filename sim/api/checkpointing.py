@@ -14,6 +14,7 @@ concurrent checkpoint, no tolerated failures, aligned, no aligned timeout.
 from __future__ import annotations
 
 from enum import Enum
+from datetime import timedelta
 from typing import Any
 
 
@@ -24,9 +25,11 @@ class CheckpointingMode(Enum):
     AT_LEAST_ONCE = "AT_LEAST_ONCE"
 
 
-def _duration_ms(value: Any, what: str) -> int:
-    """Milliseconds from an int or from a `Duration`-like object with `to_milliseconds()`."""
-    if hasattr(value, "to_milliseconds"):
+def duration_ms(value: Any, what: str) -> int:
+    """Milliseconds from an int, a `timedelta`, or a `Duration`-like object with `to_milliseconds()`."""
+    if isinstance(value, timedelta):
+        value = int(value.total_seconds() * 1000)
+    elif hasattr(value, "to_milliseconds"):
         value = value.to_milliseconds()
     if type(value) is not int or value < 0:
         raise ValueError(f"{what} must be a non-negative int of milliseconds (or a Duration), got {value!r}")
@@ -69,14 +72,14 @@ class CheckpointConfig:
         return self.mode
 
     def set_checkpoint_timeout(self, checkpoint_timeout: int) -> CheckpointConfig:
-        self.timeout_ms = _duration_ms(checkpoint_timeout, "checkpoint timeout")
+        self.timeout_ms = duration_ms(checkpoint_timeout, "checkpoint timeout")
         return self
 
     def get_checkpoint_timeout(self) -> int:
         return self.timeout_ms
 
     def set_min_pause_between_checkpoints(self, min_pause_between_checkpoints: int) -> CheckpointConfig:
-        self.min_pause_ms = _duration_ms(min_pause_between_checkpoints, "min pause between checkpoints")
+        self.min_pause_ms = duration_ms(min_pause_between_checkpoints, "min pause between checkpoints")
         return self
 
     def get_min_pause_between_checkpoints(self) -> int:
@@ -114,7 +117,7 @@ class CheckpointConfig:
 
     def set_aligned_checkpoint_timeout(self, alignment_timeout: Any) -> CheckpointConfig:
         """With unaligned checkpoints on: start aligned, switch to unaligned this long after the trigger."""
-        self.aligned_timeout_ms = _duration_ms(alignment_timeout, "aligned checkpoint timeout")
+        self.aligned_timeout_ms = duration_ms(alignment_timeout, "aligned checkpoint timeout")
         return self
 
     set_alignment_timeout = set_aligned_checkpoint_timeout

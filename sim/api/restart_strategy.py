@@ -20,16 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-
-def _ms(value: Any, what: str) -> int:
-    """Milliseconds from an int, a `timedelta` or a `Duration`-like object."""
-    if isinstance(value, timedelta):
-        value = int(value.total_seconds() * 1000)
-    elif hasattr(value, "to_milliseconds"):
-        value = value.to_milliseconds()
-    if type(value) is not int or value < 0:
-        raise ValueError(f"{what} must be a non-negative int of milliseconds (or a timedelta), got {value!r}")
-    return value
+from sim.api.checkpointing import duration_ms
 
 
 class RestartStrategyConfiguration:
@@ -136,7 +127,7 @@ class RestartStrategies:
             raise ValueError(f"fixed-delay restart: restart_attempts must be a non-negative int, "
                              f"got {restart_attempts!r}")
         return FixedDelayRestartStrategyConfiguration(
-            restart_attempts, _ms(delay_between_attempts, "fixed-delay restart: delay_between_attempts"))
+            restart_attempts, duration_ms(delay_between_attempts, "fixed-delay restart: delay_between_attempts"))
 
     @staticmethod
     def failure_rate_restart(failure_rate: int, failure_interval: Any,
@@ -144,15 +135,15 @@ class RestartStrategies:
         if type(failure_rate) is not int or failure_rate < 1:
             raise ValueError(f"failure-rate restart: failure_rate must be a positive int, got {failure_rate!r}")
         return FailureRateRestartStrategyConfiguration(
-            failure_rate, _ms(failure_interval, "failure-rate restart: failure_interval"),
-            _ms(delay_interval, "failure-rate restart: delay_interval"))
+            failure_rate, duration_ms(failure_interval, "failure-rate restart: failure_interval"),
+            duration_ms(delay_interval, "failure-rate restart: delay_interval"))
 
     @staticmethod
     def exponential_delay_restart(initial_backoff: Any = 1_000, max_backoff: Any = 60_000,
                                   backoff_multiplier: float = 1.5, reset_backoff_threshold: Any = 3_600_000,
                                   jitter_factor: float = 0.1) -> ExponentialDelayRestartStrategyConfiguration:
-        initial = _ms(initial_backoff, "exponential-delay restart: initial_backoff")
-        maximum = _ms(max_backoff, "exponential-delay restart: max_backoff")
+        initial = duration_ms(initial_backoff, "exponential-delay restart: initial_backoff")
+        maximum = duration_ms(max_backoff, "exponential-delay restart: max_backoff")
         if maximum < initial:
             raise ValueError(f"exponential-delay restart: max_backoff ({maximum} ms) must be at least "
                              f"initial_backoff ({initial} ms)")
@@ -163,4 +154,4 @@ class RestartStrategies:
             raise ValueError(f"exponential-delay restart: jitter_factor must be in [0, 1], got {jitter_factor!r}")
         return ExponentialDelayRestartStrategyConfiguration(
             initial, maximum, float(backoff_multiplier),
-            _ms(reset_backoff_threshold, "exponential-delay restart: reset_backoff_threshold"), float(jitter_factor))
+            duration_ms(reset_backoff_threshold, "exponential-delay restart: reset_backoff_threshold"), float(jitter_factor))
