@@ -14,7 +14,8 @@ given one) -> running -> every task finished (FINISHED), or a failure:
 then the job fails over: every task of the attempt is canceled, pending
 checkpoints are aborted, and the restart strategy decides. A restart waits
 its backoff, waits for enough live slots (a lost TaskManager's slots are
-gone until it comes back), then deploys attempt n+1 from the latest
+gone until it comes back: restarted after a crash, or reachable again after
+a partition or lost heartbeats), then deploys attempt n+1 from the latest
 completed checkpoint (falling back to the savepoint the run started from,
 or to nothing: sources from the start). Without a permitted restart the job
 is FAILED. After a stop-with-savepoint the job ends FINISHED.
@@ -25,7 +26,8 @@ Flink counterpart: `JobMaster`, `DefaultScheduler` with
 Simplified: a failover restarts every task (a connected streaming job is one
 pipelined region anyway; disconnected pipelines restart together too);
 canceling is instantaneous; heartbeats are checked in rounds, so a loss is
-noticed at the first round after the timeout.
+noticed at the first round after the timeout, and a TaskManager written off
+while alive registers again at the first round whose heartbeat gets through.
 """
 
 from __future__ import annotations
@@ -265,12 +267,15 @@ class JobMaster:
     def partition_healed(self, a: str, b: str) -> None:
         """A partition ended; a TaskManager the JobManager had written off registers again."""
         if JOBMANAGER in (a, b):
-            tm = b if a == JOBMANAGER else a
-            if tm in self.lost and tm not in self.conditions.crashed:
-                self.lost.discard(tm)
-                self.last_heard[tm] = self.env.now
-                self.trace.emit(TaskManagerJoined(self.env.now, tm))
-                self._resources_changed()
+            self._rejoin(b if a == JOBMANAGER else a)
+
+    def _rejoin(self, tm: str) -> None:
+        """A TaskManager the JobManager had written off, alive all along, reaches it again and registers anew."""
+        if tm in self.lost and tm not in self.conditions.crashed:
+            self.lost.discard(tm)
+            self.last_heard[tm] = self.env.now
+            self.trace.emit(TaskManagerJoined(self.env.now, tm))
+            self._resources_changed()
 
     def _resources_changed(self) -> None:
         if self.waiting_for_resources and not self.ended:
@@ -283,9 +288,13 @@ class JobMaster:
         while not self.ended:
             yield self.env.timeout(interval)
             for tm in self.cluster.taskmanager_names:
+                heard = not self.conditions.rpc_lost("heartbeat", tm, "heartbeat")
                 if tm in self.lost:
-                    continue
-                if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
+                    # Written off but alive (its heartbeats were lost): it registers again once they get
+                    # through, as a TaskExecutor reconnects to the ResourceManager after its own timeout.
+                    if heard:
+                        self._rejoin(tm)
+                elif heard:
                     self.last_heard[tm] = self.env.now
                 elif self.env.now - self.last_heard[tm] >= timeout:
                     self._declare_lost(tm)
