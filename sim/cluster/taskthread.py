@@ -430,6 +430,11 @@ class TaskThread:
         self.trace.emit(TaskFinished(self.env.now, self.id))
         self.on_done(self, None)
 
+    @property
+    def finished_normally(self) -> bool:
+        """It ended by finishing its input (Flink's FINISHED state), not stopped or failed."""
+        return self.finished and not self.stopped and not self.failed
+
     def stop(self) -> bool:
         """Stop this thread where it is (a failover cancels it, or its machine died); False if it had ended.
 
