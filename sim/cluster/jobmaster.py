@@ -350,6 +350,13 @@ def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinato
                     "finished_tasks": list(c.finished_tasks)}
         return LoadedCheckpoint.from_payloads(c.checkpoint_id, "checkpoint", metadata, c.payloads, bases)
 
-    bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
-                        for b in ((op.get("keyed") or {}).get("builds_on") or ())})
-    return load(completed, [load(by_id[b], []) for b in bases_ids if b in by_id])
+    def builds_on(c: CompletedCheckpoint) -> list[int]:
+        return sorted({b for payload in c.payloads.values() for op in payload.get("operators", {}).values()
+                       for b in ((op.get("keyed") or {}).get("builds_on") or ())})
+
+    # A chain's bases are incremental too (1 <- 2 <- 3): each is loaded with the older ones it builds on.
+    bases: dict[int, LoadedCheckpoint] = {}
+    for b in builds_on(completed):
+        if b in by_id:
+            bases[b] = load(by_id[b], [bases[older] for older in builds_on(by_id[b]) if older in bases])
+    return load(completed, list(bases.values()))
