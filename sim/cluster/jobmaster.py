@@ -10,6 +10,9 @@ given one) -> running -> every task finished (FINISHED), or a failure:
 - a task failure is reported at once (after the RPC latency);
 - a dead or unreachable TaskManager is noticed when its heartbeats have been
   missing for `heartbeat_timeout_ms` (checked every `heartbeat_interval_ms`);
+  it fails the attempt if a task on it had not finished, or if a channel
+  from it had not yet brought its end of partition to its consumer (the
+  output it still held is gone with it);
 
 then the job fails over: every task of the attempt is canceled, pending
 checkpoints are aborted, and the restart strategy decides. A restart waits
@@ -302,7 +305,7 @@ class JobMaster:
     def _declare_lost(self, taskmanager: str) -> None:
         self.lost.add(taskmanager)
         self.trace.emit(TaskManagerLost(self.env.now, taskmanager, self.env.now - self.last_heard[taskmanager]))
-        if self.world is not None and any(not t.finished or t.stopped for t in self.world.on_taskmanager(taskmanager)):
+        if self.world is not None and self.world.needs_taskmanager(taskmanager):
             self.fail(f"TaskManager {taskmanager} lost (no heartbeat for "
                       f"{(self.env.now - self.last_heard[taskmanager]) // 1000} ms)")
 

@@ -200,6 +200,8 @@ class ChannelLink:
         self.on_overtaken: Callable[[int, list[Any]], None] | None = None
         self.dead = False
         """The attempt this channel belongs to was canceled, or a machine at one end crashed: nothing moves."""
+        self.end_arrived = False
+        """The producer's EndOfPartition reached the consumer: nothing more is needed from the producer's machine."""
         self.conditions: Any = None
         """Faults that may slow or hold this (remote) link: `sim.cluster.injector.Conditions`, with `machines`."""
         self.machines: tuple[str, str] = ("", "")
@@ -332,6 +334,8 @@ class ChannelLink:
             self.gate.notify(self, priority=True)
             return
         self.received.append(item)
+        if item.is_event and item.name == "EndOfPartition":
+            self.end_arrived = True
         if not item.is_event:
             self.arrived += 1
             self.reported_backlog = backlog

@@ -154,6 +154,14 @@ class World:
         """The task threads placed on `taskmanager`, in execution-graph order."""
         return [t for t in self.threads if self.placements[t.id].taskmanager == taskmanager]
 
+    def needs_taskmanager(self, taskmanager: str) -> bool:
+        """Whether this attempt cannot do without `taskmanager`: a task there has not finished, or a channel from
+        it has not brought its end of partition to a consumer elsewhere (the rest of its output died with it)."""
+        if any(not t.finished or t.stopped for t in self.on_taskmanager(taskmanager)):
+            return True
+        return any(self.placements[ch.producer].taskmanager == taskmanager and not self.links[ch.id].end_arrived
+                   for ch in self.eg.channels)
+
     def kill_taskmanager(self, taskmanager: str) -> None:
         """`taskmanager` died: its threads stop where they are, and its channels carry nothing more."""
         for thread in self.on_taskmanager(taskmanager):

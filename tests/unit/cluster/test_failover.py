@@ -11,7 +11,8 @@ from sim.api import (
     StreamExecutionEnvironment, Topic,
 )
 from sim.trace import (
-    CheckpointAborted, CheckpointCompleted, CheckpointTriggered, JobRestored, StateRestored, TaskManagerLost,
+    CheckpointAborted, CheckpointCompleted, CheckpointTriggered, JobFailing, JobRestored, StateRestored,
+    TaskManagerLost,
 )
 
 
@@ -84,3 +85,25 @@ def test_a_restore_from_an_incremental_chain_loads_every_base(storage, tmp_path)
     (state,) = [e for e in result.trace.of_type(StateRestored) if e.task == "sum->sink[0]"]
     assert (restored.checkpoint_id, state.key_groups) == (3, 1)
     assert output.committed_values() == [(0, 0)] * 13
+
+
+def test_losing_a_taskmanager_whose_tasks_finished_fails_over_while_their_output_is_still_needed():
+    """Found by the exactly-once property (shrunk): the source and sink[0] on tm-0 finish at once, but the end of
+    partition for sink[1] on tm-1 is held by a partition until 1 ms, when tm-0 crashes (and comes back at once).
+    Every task on tm-0 had finished, so losing tm-0 used to fail nothing, and sink[1] waited for ever for the end
+    that died with tm-0. Flink's consumer loses its connection and fails; here the JobManager fails over."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2).enable_checkpointing(10)
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(100, 0))
+    output = Topic("output", 1)
+    sink = (KafkaSink.builder().set_topic(output).set_key(lambda v: str(v[0]))
+            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE).set_transactional_id_prefix("job").build())
+    env.from_source(PacedSource.every(1, [0])).map(lambda x: (0, x)).set_parallelism(1).sink_to(sink)
+    cluster = ClusterSpec(task_managers=2, slots_per_task_manager=1, cores_per_task_manager=1,
+                          link=LinkSpec(latency_us=0), rpc_latency_us=0, heartbeat_interval_ms=10,
+                          heartbeat_timeout_ms=20)
+    plan = FaultPlan().partition("tm-0", "tm-1", at_ms=0, until_ms=1).crash_taskmanager("tm-0", 1, back_after_ms=0)
+    result = Simulation(env, cluster=cluster, seed=0, faults=plan).run(until_ms=10_000)
+    assert result.status == "FINISHED", result.summary()
+    assert [e.cause for e in result.trace.of_type(JobFailing)] == ["TaskManager tm-0 lost (no heartbeat for 1 ms)"]
+    assert output.committed_values() == [(0, 0)]
