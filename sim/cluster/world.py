@@ -122,7 +122,11 @@ class World:
         for s in self.eg.subtasks:
             placement = self.placements[s.id]
             holder: list[TaskThread] = []
-            task = create_stream_task(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
+            # The clock starts at the attempt's deployment, so that what a restore does before the first step
+            # (a sink's recovered commits, its fencing aborts) is stamped with the time it happens.
+            clock = TaskClock()
+            clock.now_us = self.env.now
+            task = create_stream_task(s, self.eg, self.cluster.costs, trace, rng, clock,
                                       on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
                                       sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
                                       buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout,

@@ -12,8 +12,9 @@ from sim.api import (
 )
 from sim.trace import (
     CheckpointAborted, CheckpointCompleted, CheckpointTriggered, JobFailing, JobRestored, StateRestored,
-    TaskManagerLost,
+    TaskDeployed, TaskManagerLost, TransactionAborted, TransactionCommitted,
 )
+from sim.testing import Case
 
 
 def _kafka_job(output: Topic) -> StreamExecutionEnvironment:
@@ -107,3 +108,26 @@ def test_losing_a_taskmanager_whose_tasks_finished_fails_over_while_their_output
     assert result.status == "FINISHED", result.summary()
     assert [e.cause for e in result.trace.of_type(JobFailing)] == ["TaskManager tm-0 lost (no heartbeat for 1 ms)"]
     assert output.committed_values() == [(0, 0)]
+
+
+def test_what_a_restore_commits_and_aborts_is_stamped_with_the_restore_time():
+    """Seen in the shrunk unaligned case of the exactly-once property: restoring checkpoint 1 at 17 ms, the sinks
+    commit its transactions again and abort the ones left open, before any step of the new attempt; those
+    events were stamped t=0, the clock of a new task, instead of 17 ms."""
+    case = Case.from_json(
+        '{"cluster":{"cores_per_task_manager":1,"costs":{"operator_cpu_ns":{"pair":1200000}},'
+        '"heartbeat_interval_ms":10,"heartbeat_timeout_ms":20,"link":{"latency_us":0},'
+        '"network":{"segment_size_bytes":512},"rpc_latency_us":0,"slots_per_task_manager":2},'
+        '"faults":[{"at_ms":17,"back_after_ms":0,"kind":"crash_taskmanager","taskmanager":"tm-0"}],'
+        '"input":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"job":{"checkpointing":"unaligned","interval_ms":10,'
+        '"keys":1,"pace_ms":1,"restart_delay_ms":0,"sink_partitions":1},"seed":0}')
+    result = case.run(trace_level=TraceLevel.CHECKPOINTS).result
+    events = result.trace.events
+    (restored,) = result.trace.of_type(JobRestored)
+    assert (restored.t_us, restored.checkpoint_id) == (17_000, 1)
+    start, deployed = events.index(restored), next(e for e in events if isinstance(e, TaskDeployed) and e.t_us > 0)
+    at_restore = [e for e in events[start:events.index(deployed)]
+                  if isinstance(e, (TransactionCommitted, TransactionAborted))]
+    assert [(type(e).__name__, e.task, e.t_us) for e in at_restore] == [
+        ("TransactionCommitted", "sink[0]", 17_000), ("TransactionAborted", "sink[0]", 17_000),
+        ("TransactionCommitted", "sink[1]", 17_000), ("TransactionAborted", "sink[1]", 17_000)]
