@@ -125,39 +125,53 @@ class JobSpec:
 
     # --- order -------------------------------------------------------------------------
 
-    def _source_ordered(self) -> bool:
-        """Whether every key's records leave `pair` (chained to the source) in a fixed order on one subtask.
+    def _source_order(self) -> bool:
+        """Whether `pair` (chained to the source) emits every record on one subtask, in a fixed sequence.
 
         A reader of several partitions interleaves them as records become
-        visible, so that order is fixed only for one partition, which one
-        reader reads.
+        visible; one partition is read by one reader, in offset order.
         """
         return self.source == "paced" or self.source_partitions == 1
 
     def order_at_sink(self) -> bool:
         """Whether each key's records reach the sink through one chain of channels, in a fixed order.
 
+        Two facts are followed along the pipeline: *sequential*, every record
+        is on one subtask in a fixed sequence; *keyed*, each key's records are
+        on one subtask in a fixed sequence. Round robin to several receivers
+        breaks both. A keyed exchange keeps *keyed*. A step that changes keys
+        (`rekey`) keeps *keyed* only where the stream was sequential: a new key
+        gathers records of several old keys, whose interleaving is fixed only
+        in a fixed sequence. `count` makes *keyed* hold again (1, 2, 3, ... in
+        any input order).
+
         Raises:
-            ValueError: a step needs its key's records in order where they come from several senders.
+            ValueError: a step needs its key's records in order where they are not.
         """
-        ordered, upstream_p, exchange = self._source_ordered(), self.source_parallelism, False
+        sequential = keyed = self._source_order()
+        upstream_p, exchange = self.source_parallelism, False
         for i, step in enumerate(self.steps):
             if step.kind == "rebalance":
                 exchange = True
                 continue
             p = step.parallelism or self.parallelism
-            if not step.keyed and (exchange or p != upstream_p):
-                ordered = ordered and p == 1  # round robin spreads a key over the receivers
-            if step.keyed and step.needs_order and not ordered:
-                raise ValueError(f"JobSpec step {step.kind}{i + 1} ({step.describe()}) needs each key's records in a fixed order, "
-                                 f"but here they come from several senders and interleave as timing decides; "
-                                 f"use count or distinct there, or parallelism 1 before it")
             if step.keyed:
-                ordered = ordered or (step.kind != PROCESS and STEP_KINDS[step.kind].fixes_order)
-            elif not STEP_KINDS[step.kind].keeps_key:
-                ordered = ordered and p == 1  # a new key gathers records from every subtask
+                if step.needs_order and not keyed:
+                    raise ValueError(
+                        f"JobSpec step {step.kind}{i + 1} ({step.describe()}) needs each key's records in a fixed "
+                        f"order, but here they come from several senders and interleave as timing decides; use "
+                        f"count or distinct there, or parallelism 1 before it")
+                keyed = keyed or (step.kind != PROCESS and STEP_KINDS[step.kind].fixes_order)
+                sequential = sequential and p == 1
+            else:
+                if exchange or p != upstream_p:  # round robin spreads the records over the receivers
+                    sequential, keyed = sequential and p == 1, keyed and p == 1
+                if not STEP_KINDS[step.kind].keeps_key:
+                    keyed = sequential
             upstream_p, exchange = p, False
-        return ordered and not ((exchange or self.parallelism != upstream_p) and self.parallelism != 1)
+        if exchange or self.parallelism != upstream_p:
+            keyed = keyed and self.parallelism == 1
+        return keyed
 
     def order_key(self) -> Callable[[Any], Any] | None:
         """The key to compare per-key order by at the sink (`check_exactly_once(..., key=)`), or None."""

@@ -52,8 +52,10 @@ def test_the_model_predicts_the_run_without_faults(job):
     (JobSpec(parallelism=2, steps=(Step("add", 1), Step("distinct"))), False),
     (JobSpec(parallelism=2, steps=(Step("sum"), Step("rebalance"))), False),
     (JobSpec(parallelism=2, steps=(Step("sum"), Step("rekey", 3))), False),  # a new key gathers from every subtask
-    (JobSpec(parallelism=2, steps=(Step("sum"), Step("rekey", 3, parallelism=1), Step("sum", parallelism=1))),
-     False),  # ordered into the second sum, but from one subtask to two sinks round robin
+    (JobSpec(parallelism=2, steps=(Step("add", 1), Step("count", parallelism=1), Step("rekey", 1))),
+     False),  # count fixes each old key's order, but a new key interleaves old keys as they arrive
+    (JobSpec(parallelism=1, steps=(Step("add", 1, parallelism=2), Step("count"), Step("rekey", 1))), False),
+    (JobSpec(parallelism=1, steps=(Step("count"), Step("rekey", 2), Step("sum"))), True),  # all sequential
     (JobSpec(parallelism=1, steps=(Step("rebalance"), Step("rekey", 3))), True),
     (JobSpec(parallelism=2, steps=(Step("count"), Step("rebalance"), Step("max"))), True),  # key_by replaces it
     (JobSpec(source="kafka", source_parallelism=2, source_partitions=2, parallelism=2), False),
@@ -67,6 +69,7 @@ def test_order_at_the_sink_follows_flinks_per_channel_order(job, ordered):
     ((Step("add", 1), Step("sum")), r"step sum2 \(key_by\(k\).sum\(1\): running sum per key\) needs each key's "
                                     r"records in a fixed order, but here they come from several senders"),
     ((Step("count"), Step("rebalance"), Step("add", 1), Step("max")), r"step max4"),
+    ((Step("sum"), Step("rekey", 3, parallelism=1), Step("sum", parallelism=1)), r"step sum3"),
     ((Step("add", 1), Step.process(LastValue)), r"step process2 \(key_by\(k\).process\(tests.unit.testing"
                                                 r".operators:LastValue\)\) needs"),
 ])
