@@ -95,6 +95,8 @@ class TaskCheckpointing:
         self.inputs = inputs
         self.handler = BarrierHandler(len(inputs), self, mode) if inputs else None
         self.actions: deque[tuple[CheckpointBarrier, bool]] = deque()
+        self.timed_out: deque[int] = deque()
+        """Checkpoints whose alignment timeout passed, for the mailbox to hand to the barrier handler."""
         self.running: dict[int, SubtaskCheckpoint] = {}
         self.persisting: dict[int, int] = {}
         self.started: set[int] = set()
@@ -238,13 +240,24 @@ class TaskCheckpointing:
                 entry.inputs_done.succeed()
 
     def register_alignment_timeout(self, checkpoint_id: int, deadline_us: int) -> None:
+        """At `deadline_us`, put the timeout in the mailbox: it runs between steps, as Flink's timer does in the
+        task thread, so a buffer whose step is under way is never taken for channel state halfway through."""
         def fire() -> None:
             if self.handler is not None and not self.thread.finished:
-                if self.trace.checkpoints and self.handler.pending_checkpoint_id == checkpoint_id:
-                    self.trace.emit(AlignmentTimedOut(self.env.now, self.thread.id, checkpoint_id))
-                self.handler.alignment_timed_out(checkpoint_id)
+                self.timed_out.append(checkpoint_id)
+                self.thread.wake()
 
         self.env.schedule_call(max(0, deadline_us - self.env.now), fire)
+
+    def run_timeouts(self) -> None:
+        """Mailbox: hand every alignment timeout that passed to the barrier handler."""
+        while self.timed_out:
+            checkpoint_id = self.timed_out.popleft()
+            if self.handler is None or self.thread.finished:
+                continue
+            if self.trace.checkpoints and self.handler.pending_checkpoint_id == checkpoint_id:
+                self.trace.emit(AlignmentTimedOut(self.env.now, self.thread.id, checkpoint_id))
+            self.handler.alignment_timed_out(checkpoint_id)
 
     # --- performing a checkpoint ----------------------------------------------------------
 

@@ -158,11 +158,12 @@ class TaskThread:
         return self.storage.write(checkpoint_id, self.id, self.task.subtask.index, payload)
 
     def _mailbox(self):
-        """Generator: run pending checkpoint steps and any priority barrier waiting at the gate."""
+        """Generator: run alignment timeouts, pending checkpoint steps and any priority barrier waiting at the gate."""
         cp = self.checkpointing
         if cp is None or self.recovering:
             return
         while True:
+            cp.run_timeouts()
             priority = self._priority_event()
             if priority is not None:
                 link, item = priority
