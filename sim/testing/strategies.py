@@ -169,7 +169,7 @@ def _span(draw: st.DrawFn, horizon_ms: int) -> tuple[int, int]:
 
 
 def _fault(draw: st.DrawFn, kind: str, job: JobSpec, cluster: ClusterSpec, subtasks: list[str],
-           horizon_ms: int, forever: set[str]) -> Fault:
+           horizon_ms: int, max_record: int, forever: set[str]) -> Fault:
     """One fault of `kind`; a crash may be for good only while the others leave the job enough slots."""
     tms = cluster.taskmanager_names
     if kind == "crash_taskmanager":
@@ -183,7 +183,8 @@ def _fault(draw: st.DrawFn, kind: str, job: JobSpec, cluster: ClusterSpec, subta
         return FailTask(draw(st.integers(0, horizon_ms)), draw(st.sampled_from(subtasks)))
     if kind == "raise_at_record":
         op, p = draw(st.sampled_from(sorted(job.operators().items())))
-        return RaiseAtRecord(op, draw(st.integers(0, p - 1)), draw(st.integers(1, 300)), draw(st.integers(0, 2)))
+        return RaiseAtRecord(op, draw(st.integers(0, p - 1)), draw(st.integers(1, max(1, max_record))),
+                             draw(st.integers(0, 2)))
     if kind == "slow_checkpoint_store":
         return SlowCheckpointStore(*_span(draw, horizon_ms), draw(st.integers(2, 100)))
     if kind == "lose_rpc":
@@ -198,9 +199,11 @@ def _fault(draw: st.DrawFn, kind: str, job: JobSpec, cluster: ClusterSpec, subta
 
 @st.composite
 def fault_plans(draw: st.DrawFn, job: JobSpec, cluster: ClusterSpec, horizon_ms: int,
-                kinds: Sequence[str] = FAULT_KINDS, min_faults: int = 0, max_faults: int = 3) -> FaultPlan:
+                kinds: Sequence[str] = FAULT_KINDS, min_faults: int = 0, max_faults: int = 3,
+                max_record: int = 300) -> FaultPlan:
     """Plans of `min_faults..max_faults` faults of `kinds` that name `job`'s subtasks and operators and
-    `cluster`'s machines, at times in 0..horizon_ms (intervals up to half of it long).
+    `cluster`'s machines, at times in 0..horizon_ms (intervals up to half of it long); a user function
+    raises at a record in 1..max_record.
 
     A slow link needs two TaskManagers: on a cluster of one, `slow_link` is left out of `kinds`
     (and a plan of nothing else is empty).
@@ -211,8 +214,8 @@ def fault_plans(draw: st.DrawFn, job: JobSpec, cluster: ClusterSpec, horizon_ms:
     subtasks = job.subtasks() if "fail_task" in usable else []
     forever: set[str] = set()
     count = draw(st.integers(min_faults, max_faults))
-    return FaultPlan(tuple(_fault(draw, draw(st.sampled_from(usable)), job, cluster, subtasks, horizon_ms, forever)
-                           for _ in range(count)))
+    return FaultPlan(tuple(_fault(draw, draw(st.sampled_from(usable)), job, cluster, subtasks, horizon_ms,
+                                  max_record, forever) for _ in range(count)))
 
 
 @st.composite
@@ -221,10 +224,10 @@ def cases(draw: st.DrawFn, jobs: st.SearchStrategy[JobSpec] | None = None,
           min_faults: int = 0, max_faults: int = 3, backpressure: bool = False) -> Case:
     """Whole cases: a job (default `jobs()`), an input (default `inputs()`), a cluster for the job
     (`clusters(job, backpressure=backpressure)`), a fault plan over the time the input takes to arrive
-    (at least 100 ms), and a seed."""
+    (at least 100 ms; a user function raises at most at the input's length), and a seed."""
     job = draw(jobs if jobs is not None else _JOBS())
     data = draw(inputs if inputs is not None else _INPUTS())
     cluster = draw(clusters(job, backpressure=backpressure))
     horizon_ms = max(100, len(data) * job.pace_ms)
-    plan = draw(fault_plans(job, cluster, horizon_ms, fault_kinds, min_faults, max_faults))
+    plan = draw(fault_plans(job, cluster, horizon_ms, fault_kinds, min_faults, max_faults, max_record=len(data)))
     return Case(job, data, cluster, plan, draw(st.integers(0, 2**16)))
