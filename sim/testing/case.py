@@ -96,8 +96,12 @@ class Case:
                              f"{self.cluster.total_slots}")
 
     def __repr__(self) -> str:
-        """A Python expression that makes this case again (what Hypothesis prints for a falsifying example)."""
+        """A Python expression that makes this case again."""
         return f"Case.from_json({self.to_json()!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """The same expression for Hypothesis's (and IPython's) pretty printer: a failing example prints it."""
+        printer.text(repr(self))
 
     # --- running ---------------------------------------------------------------------------
 
