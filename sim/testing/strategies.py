@@ -188,7 +188,8 @@ def _fault(draw: st.DrawFn, kind: str, job: JobSpec, cluster: ClusterSpec, subta
     if kind == "slow_checkpoint_store":
         return SlowCheckpointStore(*_span(draw, horizon_ms), draw(st.integers(2, 100)))
     if kind == "lose_rpc":
-        return LoseRpc(*_span(draw, horizon_ms), draw(st.sampled_from(RPC_KINDS)), draw(st.none() | st.sampled_from(tms)))
+        return LoseRpc(*_span(draw, horizon_ms), draw(st.sampled_from(RPC_KINDS)),
+                       draw(st.none() | st.sampled_from(tms)))
     ends = tms + [JOBMANAGER] if kind == "partition" else tms
     a = draw(st.sampled_from(ends))
     b = draw(st.sampled_from([e for e in ends if e != a]))

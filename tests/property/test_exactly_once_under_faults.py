@@ -35,7 +35,8 @@ def check_exactly_once_under_faults(case: Case, tally: Tally) -> None:
     """Run `case` with and without its faults; assert the property; tally what the run exercised."""
     note(case.describe())
     reference = case.reference()
-    assert reference.result.status == "FINISHED", f"the job without faults did not finish:\n{reference.result.summary()}"
+    assert reference.result.status == "FINISHED", \
+        f"the job without faults did not finish:\n{reference.result.summary()}"
     expected = case.expected()
     assert Counter(map(repr, reference.output)) == Counter(map(repr, expected)), \
         "the job without faults wrote something else than its model"

@@ -14,7 +14,8 @@ ONE_CORE = dict(task_managers=1, cores_per_task_manager=1, link=LinkSpec(latency
 
 
 def _of(trace, kind, checkpoint_id, task=None):
-    return [e for e in trace.of_type(kind) if e.checkpoint_id == checkpoint_id and task in (None, getattr(e, "task", None))]
+    return [e for e in trace.of_type(kind)
+            if e.checkpoint_id == checkpoint_id and task in (None, getattr(e, "task", None))]
 
 
 def test_a_barrier_promoted_after_the_snapshot_still_persists_what_it_overtakes():
