@@ -1,4 +1,5 @@
-"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `draw <trace> --figure F`, `explore`.
+"""The command line: `python -m sim run <scenario> --seed N --out DIR`, `draw <trace> --figure F`, `explore`,
+`case '<json>'` (replay a generated test case).
 
 Layer: the top; may import everything. Every error is one clear line on
 stderr and a non-zero exit code, never a traceback.
@@ -27,6 +28,10 @@ from sim.viz.report import write_report
 from sim.viz.saved import DRAWN_BY_RUN, TRACE_FIGURES, FigureError, draw_from_trace
 
 _LEVELS = {level.name.lower(): level for level in TraceLevel}
+
+
+class CaseError(Exception):
+    """`case` cannot replay: its argument is not a case."""
 
 
 class DrawError(Exception):
@@ -59,7 +64,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="a fault plan (FaultPlan.to_json(), as explore prints it) that replaces the scenario's own")
     _add_draw(commands)
     add_explore(commands)
+    _add_case(commands)
     return parser
+
+
+def _add_case(commands) -> None:
+    case = commands.add_parser(
+        "case", help="run a generated test case again (what a failing property test prints)",
+        description="Run a sim.testing Case from its JSON (Case.to_json(), as a failing property test prints "
+                    "it): print the case, the run's summary and trace digest, and its checks against the same "
+                    "case without faults. With --out, also write the run's trace, summary, digest and report.",
+    )
+    case.add_argument("case", help="the case as JSON")
+    case.add_argument("--out", default=None, help="also write the run's files into this folder")
+    case.add_argument("--no-figures", action="store_true", help="with --out: skip the figures")
 
 
 def _add_draw(commands) -> None:
@@ -136,6 +154,23 @@ def _write_run(result: RunResult, summary: str, out: Path, figures: bool) -> lis
     return [path.name for path in written]
 
 
+def _case(args: argparse.Namespace) -> int:
+    from sim.testing.case import Case  # only this command needs the test helpers
+
+    try:
+        case = Case.from_json(args.case)
+    except ValueError as exc:
+        raise CaseError(f"not a case: {exc}") from None
+    run, report = case.replay()
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = f"{case.describe()}\n\n{run.result.summary()}\n\n{report.explain()}"
+        written = _write_run(run.result, summary, out, figures=not args.no_figures)
+        print(f"\nwrote {', '.join(written)} to {out}/")
+    return 0 if report and run.result.status == "FINISHED" else 1
+
+
 def _trace_file(name: str) -> Trace:
     """Load a trace file named on the command line.
 
@@ -174,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    command = {"draw": _draw, "explore": explore_command, "run": _run}[args.command]
+    command = {"draw": _draw, "explore": explore_command, "run": _run, "case": _case}[args.command]
     try:
         return command(args)
     except (ScenarioError, JobBuildError, ClusterTooSmallError, DrawError, CheckpointDirInUseError, FaultPlanError,
-            ExploreError, OSError) as exc:
+            ExploreError, CaseError, OSError) as exc:
         print(f"sim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,8 +10,10 @@ what it decides:
   then take the synchronous snapshot of every operator's state, charging its
   CPU;
 - the asynchronous part, in its own process: wait for the last barrier
-  (unaligned), upload snapshot plus channel state through the TaskManager's
-  link to the checkpoint store, write the files, acknowledge to the JobManager;
+  (unaligned) and for every timeoutable barrier still queued behind data to
+  be sent or promoted, upload snapshot plus channel state through the
+  TaskManager's link to the checkpoint store, write the files, acknowledge
+  to the JobManager;
 - channel state: buffers overtaken by a priority barrier, and buffers consumed
   from a channel between the snapshot and that channel's barrier;
 - statistics: start delay, alignment, sync and async durations, sizes.
@@ -62,6 +64,9 @@ class SubtaskCheckpoint:
     output_state: dict[str, list[Any]] = field(default_factory=dict)
     payload: dict | None = None
     inputs_done: Any = None
+    outputs_waiting: set[str] = field(default_factory=set)
+    """Output channels still holding this checkpoint's timeoutable barrier behind data."""
+    outputs_done: Any = None
     aborted: bool = False
 
     @property
@@ -90,6 +95,8 @@ class TaskCheckpointing:
         self.inputs = inputs
         self.handler = BarrierHandler(len(inputs), self, mode) if inputs else None
         self.actions: deque[tuple[CheckpointBarrier, bool]] = deque()
+        self.timed_out: deque[int] = deque()
+        """Checkpoints whose alignment timeout passed, for the mailbox to hand to the barrier handler."""
         self.running: dict[int, SubtaskCheckpoint] = {}
         self.persisting: dict[int, int] = {}
         self.started: set[int] = set()
@@ -98,6 +105,7 @@ class TaskCheckpointing:
         for links in thread.outputs.values():
             for link in links:
                 link.on_overtaken = lambda cid, buffers, _l=link: self._record(cid, "output", _l.id, buffers)
+                link.on_barrier_sent = lambda cid, _l=link: self._barrier_sent(cid, _l.id)
 
     # --- from the JobManager ---------------------------------------------------------
 
@@ -232,13 +240,24 @@ class TaskCheckpointing:
                 entry.inputs_done.succeed()
 
     def register_alignment_timeout(self, checkpoint_id: int, deadline_us: int) -> None:
+        """At `deadline_us`, put the timeout in the mailbox: it runs between steps, as Flink's timer does in the
+        task thread, so a buffer whose step is under way is never taken for channel state halfway through."""
         def fire() -> None:
             if self.handler is not None and not self.thread.finished:
-                if self.trace.checkpoints and self.handler.pending_checkpoint_id == checkpoint_id:
-                    self.trace.emit(AlignmentTimedOut(self.env.now, self.thread.id, checkpoint_id))
-                self.handler.alignment_timed_out(checkpoint_id)
+                self.timed_out.append(checkpoint_id)
+                self.thread.wake()
 
         self.env.schedule_call(max(0, deadline_us - self.env.now), fire)
+
+    def run_timeouts(self) -> None:
+        """Mailbox: hand every alignment timeout that passed to the barrier handler."""
+        while self.timed_out:
+            checkpoint_id = self.timed_out.popleft()
+            if self.handler is None or self.thread.finished:
+                continue
+            if self.trace.checkpoints and self.handler.pending_checkpoint_id == checkpoint_id:
+                self.trace.emit(AlignmentTimedOut(self.env.now, self.thread.id, checkpoint_id))
+            self.handler.alignment_timed_out(checkpoint_id)
 
     # --- performing a checkpoint ----------------------------------------------------------
 
@@ -256,6 +275,28 @@ class TaskCheckpointing:
         target = entry.input_state if side == "input" else entry.output_state
         target.setdefault(channel, []).extend(buffers)
 
+    def _barrier_sent(self, checkpoint_id: int, channel: str) -> None:
+        entry = self.running.get(checkpoint_id)
+        if entry is not None and channel in entry.outputs_waiting:
+            entry.outputs_waiting.discard(channel)
+            if not entry.outputs_waiting and entry.outputs_done is not None and not entry.outputs_done.triggered:
+                entry.outputs_done.succeed()
+
+    def _await_timeoutable_outputs(self, entry: SubtaskCheckpoint) -> None:
+        """Note the outputs where a timeoutable barrier still waits behind data after the snapshot.
+
+        Until it is sent, the alignment timeout may promote it, and what it then overtakes is output
+        channel state of this checkpoint: the asynchronous part waits for it (Flink's output channel
+        state write completes only then).
+        """
+        cid = entry.checkpoint_id
+        entry.outputs_waiting = {
+            link.id for links in self.thread.outputs.values() for link in links
+            if any(isinstance(item, CheckpointBarrier) and item.checkpoint_id == cid
+                   and item.options.kind is BarrierKind.TIMEOUTABLE_ALIGNED for item in link.queue)}
+        if entry.outputs_waiting:
+            entry.outputs_done = self.env.event()
+
     def _perform(self, barrier: CheckpointBarrier, unaligned: bool):
         entry = self.running.get(barrier.checkpoint_id)
         if entry is None or entry.aborted or entry.snapshot_us is not None:
@@ -267,6 +308,7 @@ class TaskCheckpointing:
         if task.is_source and self.coordinator is not None and self.coordinator.stops_job(barrier.checkpoint_id):
             # Stop-with-savepoint: a source emits nothing after the savepoint's barrier.
             self.thread.reading_suspended = True
+        self._await_timeoutable_outputs(entry)
         entry.snapshot_us = self.env.now
         snapshot = task.snapshot_state(barrier.checkpoint_id)
         entry.payload, entry.full_bytes, entry.checkpointed_bytes = snapshot
@@ -284,6 +326,8 @@ class TaskCheckpointing:
         started = self.env.now
         if entry.inputs_done is not None and not entry.inputs_done.triggered:
             yield entry.inputs_done
+        if entry.outputs_done is not None and not entry.outputs_done.triggered:
+            yield entry.outputs_done
         if entry.aborted:
             return
         persisted = self._channel_state(entry)

@@ -4,7 +4,9 @@ Layer: `sim.cluster` (the simulated world; SimPy processes). Every RPC between
 the JobManager and a task pays `ClusterSpec.rpc_latency_us`.
 
 Lifecycle of a checkpoint: triggered (a new id; the trigger goes to every
-running source; with no source running, nothing is triggered) -> pending (subtasks acknowledge after their asynchronous part) ->
+running source; with no source running, nothing is triggered) -> pending
+(every task that has not finished acknowledges after its asynchronous part,
+those of a TaskManager that died unnoticed included: they never do) ->
 completed (all acknowledged: metadata written, older pending checkpoints
 aborted as SUBSUMED, every task notified) or aborted (declined by a task,
 expired after the timeout, or subsumed). A task that finishes without having
@@ -198,7 +200,9 @@ class CheckpointCoordinator:
 
     def trigger(self, savepoint: bool = False) -> int | None:
         """Start checkpoint `next_id` now; returns its id, or None when no task is running."""
-        running = [t for t in self.threads if not t.finished]
+        # Every task that has not finished must acknowledge, including those on a TaskManager that died
+        # unnoticed: the JobManager still sees them running, and their state belongs in the checkpoint.
+        running = [t for t in self.threads if not t.finished_normally]
         if self.suspended or not any(t.is_root() for t in running):
             return None
         cid, now = self.next_id, self.env.now

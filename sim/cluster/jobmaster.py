@@ -10,11 +10,15 @@ given one) -> running -> every task finished (FINISHED), or a failure:
 - a task failure is reported at once (after the RPC latency);
 - a dead or unreachable TaskManager is noticed when its heartbeats have been
   missing for `heartbeat_timeout_ms` (checked every `heartbeat_interval_ms`);
+  it fails the attempt if a task on it had not finished, or if a channel
+  from it had not yet brought its end of partition to its consumer (the
+  output it still held is gone with it);
 
 then the job fails over: every task of the attempt is canceled, pending
 checkpoints are aborted, and the restart strategy decides. A restart waits
 its backoff, waits for enough live slots (a lost TaskManager's slots are
-gone until it comes back), then deploys attempt n+1 from the latest
+gone until it comes back: restarted after a crash, or reachable again after
+a partition or lost heartbeats), then deploys attempt n+1 from the latest
 completed checkpoint (falling back to the savepoint the run started from,
 or to nothing: sources from the start). Without a permitted restart the job
 is FAILED. After a stop-with-savepoint the job ends FINISHED.
@@ -31,9 +35,10 @@ Flink counterpart: `JobMaster`, `DefaultScheduler` with
 Simplified: a failover restarts every task (a connected streaming job is one
 pipelined region anyway; disconnected pipelines restart together too);
 canceling is instantaneous; heartbeats are checked in rounds, so a loss is
-noticed at the first round after the timeout; no slot request timeout: a
-wait for slots that could never end fails the job at once, one that can
-waits as long as it takes.
+noticed at the first round after the timeout, and a TaskManager written off
+while alive registers again at the first round whose heartbeat gets through.
+A wait for slots that could never end fails the job at once; one that can
+waits up to the slot request timeout, then fails over again.
 """
 
 from __future__ import annotations
@@ -314,21 +319,20 @@ class JobMaster:
         if taskmanager not in self.lost:
             # It registers anew before its old incarnation timed out: that one is lost now.
             self._declare_lost(taskmanager)
-        self._registered_again(taskmanager)
+        self._rejoin(taskmanager)
 
     def partition_healed(self, a: str, b: str) -> None:
         """A partition ended; a TaskManager the JobManager had written off registers again."""
         if JOBMANAGER in (a, b):
-            tm = b if a == JOBMANAGER else a
-            if tm in self.lost and tm not in self.conditions.crashed:
-                self._registered_again(tm)
+            self._rejoin(b if a == JOBMANAGER else a)
 
-    def _registered_again(self, taskmanager: str) -> None:
-        """A TaskManager written off as lost is heard again: its slots are free for the next attempt."""
-        self.lost.discard(taskmanager)
-        self.last_heard[taskmanager] = self.env.now
-        self.trace.emit(TaskManagerJoined(self.env.now, taskmanager))
-        self._resources_changed()
+    def _rejoin(self, tm: str) -> None:
+        """A TaskManager the JobManager had written off, alive all along, reaches it again and registers anew."""
+        if tm in self.lost and tm not in self.conditions.crashed:
+            self.lost.discard(tm)
+            self.last_heard[tm] = self.env.now
+            self.trace.emit(TaskManagerJoined(self.env.now, tm))
+            self._resources_changed()
 
     def _resources_changed(self) -> None:
         if self.waiting_since_us is not None and not self.ended:
@@ -341,12 +345,13 @@ class JobMaster:
         while not self.ended:
             yield self.env.timeout(interval)
             for tm in self.cluster.taskmanager_names:
+                heard = not self.conditions.rpc_lost("heartbeat", tm, "heartbeat")
                 if tm in self.lost:
-                    # Alive but written off (its heartbeats were lost): once heard, it registers again.
-                    if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
-                        self._registered_again(tm)
-                    continue
-                if not self.conditions.rpc_lost("heartbeat", tm, "heartbeat"):
+                    # Written off but alive (its heartbeats were lost): it registers again once they get
+                    # through, as a TaskExecutor reconnects to the ResourceManager after its own timeout.
+                    if heard:
+                        self._rejoin(tm)
+                elif heard:
                     self.last_heard[tm] = self.env.now
                 elif self.env.now - self.last_heard[tm] >= timeout:
                     self._declare_lost(tm)
@@ -354,7 +359,7 @@ class JobMaster:
     def _declare_lost(self, taskmanager: str) -> None:
         self.lost.add(taskmanager)
         self.trace.emit(TaskManagerLost(self.env.now, taskmanager, self.env.now - self.last_heard[taskmanager]))
-        if self.world is not None and any(not t.finished or t.stopped for t in self.world.on_taskmanager(taskmanager)):
+        if self.world is not None and self.world.needs_taskmanager(taskmanager):
             self.fail(f"TaskManager {taskmanager} lost (no heartbeat for "
                       f"{(self.env.now - self.last_heard[taskmanager]) // 1000} ms)")
         self._resources_changed()  # a restart waiting for slots may now never get them
@@ -403,6 +408,13 @@ def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinato
                     "finished_tasks": list(c.finished_tasks)}
         return LoadedCheckpoint.from_payloads(c.checkpoint_id, "checkpoint", metadata, c.payloads, bases)
 
-    bases_ids = sorted({b for payload in completed.payloads.values() for op in payload.get("operators", {}).values()
-                        for b in ((op.get("keyed") or {}).get("builds_on") or ())})
-    return load(completed, [load(by_id[b], []) for b in bases_ids if b in by_id])
+    def builds_on(c: CompletedCheckpoint) -> list[int]:
+        return sorted({b for payload in c.payloads.values() for op in payload.get("operators", {}).values()
+                       for b in ((op.get("keyed") or {}).get("builds_on") or ())})
+
+    # A chain's bases are incremental too (1 <- 2 <- 3): each is loaded with the older ones it builds on.
+    bases: dict[int, LoadedCheckpoint] = {}
+    for b in builds_on(completed):
+        if b in by_id:
+            bases[b] = load(by_id[b], [bases[older] for older in builds_on(by_id[b]) if older in bases])
+    return load(completed, list(bases.values()))

@@ -198,8 +198,12 @@ class ChannelLink:
         self.gate: InputGate | None = None
         self.blocked = False
         self.on_overtaken: Callable[[int, list[Any]], None] | None = None
+        self.on_barrier_sent: Callable[[int], None] | None = None
+        """Told the checkpoint id of every barrier this subpartition puts on the wire."""
         self.dead = False
         """The attempt this channel belongs to was canceled, or a machine at one end crashed: nothing moves."""
+        self.end_arrived = False
+        """The producer's EndOfPartition reached the consumer: nothing more is needed from the producer's machine."""
         self.conditions: Any = None
         """Faults that may slow or hold this (remote) link: `sim.cluster.injector.Conditions`, with `machines`."""
         self.machines: tuple[str, str] = ("", "")
@@ -313,6 +317,8 @@ class ChannelLink:
         if isinstance(item, CheckpointBarrier):
             if self.trace.checkpoints:
                 self.trace.emit(BarrierSent(now, self.id, item.checkpoint_id, item.options.kind.name, arrival))
+            if self.on_barrier_sent is not None:
+                self.on_barrier_sent(item.checkpoint_id)
         elif self.trace.buffers:
             if item.is_event:
                 self.trace.emit(ChannelEventSent(now, self.id, item.name, arrival))
@@ -332,6 +338,8 @@ class ChannelLink:
             self.gate.notify(self, priority=True)
             return
         self.received.append(item)
+        if item.is_event and item.name == "EndOfPartition":
+            self.end_arrived = True
         if not item.is_event:
             self.arrived += 1
             self.reported_backlog = backlog

@@ -13,8 +13,9 @@ Flink counterpart: the TaskManager options `taskmanager.numberOfTaskSlots`,
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from sim.runtime.costs import CostModel
 
@@ -137,6 +138,29 @@ class ClusterSpec:
 
     def link_between(self, source_tm: str, target_tm: str) -> LinkSpec:
         return self.links.get((source_tm, target_tm), self.link)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain JSON data; `links` as a list of `[source, target, link]` rows."""
+        data = dataclasses.asdict(self)
+        data["links"] = [[a, b, dataclasses.asdict(spec)] for (a, b), spec in sorted(self.links.items())]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterSpec:
+        """The cluster `to_dict` wrote (fields it leaves out keep their defaults).
+
+        Raises:
+            ValueError: a field this class does not have, or a value its checks refuse.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"ClusterSpec has no field(s) {unknown}; expected some of {sorted(known)}")
+        parts = {"link": LinkSpec, "network": NetworkConfig, "costs": CostModel, "checkpoint_storage": StorageSpec}
+        fields = {name: parts[name](**value) if name in parts else value for name, value in data.items()
+                  if name != "links"}
+        links = {(a, b): LinkSpec(**spec) for a, b, spec in data.get("links", ())}
+        return cls(**fields, links=links)
 
     @classmethod
     def local(cls, slots: int, costs: CostModel | None = None) -> ClusterSpec:

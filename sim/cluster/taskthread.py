@@ -160,11 +160,12 @@ class TaskThread:
         return self.storage.write(checkpoint_id, self.id, self.task.subtask.index, payload)
 
     def _mailbox(self):
-        """Generator: run pending checkpoint steps and any priority barrier waiting at the gate."""
+        """Generator: run alignment timeouts, pending checkpoint steps and any priority barrier waiting at the gate."""
         cp = self.checkpointing
         if cp is None or self.recovering:
             return
         while True:
+            cp.run_timeouts()
             priority = self._priority_event()
             if priority is not None:
                 link, item = priority
@@ -433,6 +434,11 @@ class TaskThread:
         self.ended_us = self.env.now
         self.trace.emit(TaskFinished(self.env.now, self.id))
         self.on_done(self, None)
+
+    @property
+    def finished_normally(self) -> bool:
+        """It ended by finishing its input (Flink's FINISHED state), not stopped or failed."""
+        return self.finished and not self.stopped and not self.failed
 
     def stop(self) -> bool:
         """Stop this thread where it is (a failover cancels it, or its machine died); False if it had ended.

@@ -122,7 +122,11 @@ class World:
         for s in self.eg.subtasks:
             placement = self.placements[s.id]
             holder: list[TaskThread] = []
-            task = create_stream_task(s, self.eg, self.cluster.costs, trace, rng, TaskClock(),
+            # The clock starts at the attempt's deployment, so that what a restore does before the first step
+            # (a sink's recovered commits, its fencing aborts) is stamped with the time it happens.
+            clock = TaskClock()
+            clock.now_us = self.env.now
+            task = create_stream_task(s, self.eg, self.cluster.costs, trace, rng, clock,
                                       on_output=lambda e, c, item, _h=holder: _h[0].output(e, c, item),
                                       sink_log=sink_log, buffer_size_bytes=self.cluster.network.segment_size_bytes,
                                       buffer_timeout_ms=sg.buffer_timeout_ms, stdout=stdout,
@@ -153,6 +157,14 @@ class World:
     def on_taskmanager(self, taskmanager: str) -> list[TaskThread]:
         """The task threads placed on `taskmanager`, in execution-graph order."""
         return [t for t in self.threads if self.placements[t.id].taskmanager == taskmanager]
+
+    def needs_taskmanager(self, taskmanager: str) -> bool:
+        """Whether this attempt cannot do without `taskmanager`: a task there has not finished, or a channel from
+        it has not brought its end of partition to a consumer elsewhere (the rest of its output died with it)."""
+        if any(not t.finished or t.stopped for t in self.on_taskmanager(taskmanager)):
+            return True
+        return any(self.placements[ch.producer].taskmanager == taskmanager and not self.links[ch.id].end_arrived
+                   for ch in self.eg.channels)
 
     def kill_taskmanager(self, taskmanager: str) -> None:
         """`taskmanager` died: its threads stop where they are, and its channels carry nothing more."""

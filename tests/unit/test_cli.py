@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -170,3 +171,38 @@ def test_a_checkpoint_directory_in_use_is_refused_before_the_run(tmp_path):
     with pytest.raises(CheckpointDirInUseError, match=r"already holds checkpoints of an earlier run \(chk-3\)"):
         CheckpointWriter.for_new_run(tmp_path)
     assert (tmp_path / "chk-3").is_dir()
+
+
+CASE_JSON = ('{"cluster":{"task_managers":2,"slots_per_task_manager":1,"heartbeat_interval_ms":20,'
+             '"heartbeat_timeout_ms":60},"faults":[{"kind":"crash_taskmanager","at_ms":150,"taskmanager":"tm-1",'
+             '"back_after_ms":50}],"input":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20],'
+             '"job":{"pace_ms":10,"steps":[STEP]},"seed":3}')
+
+
+def test_case_replays_a_generated_case_and_writes_its_files(tmp_path, capsys):
+    """`case` prints the case, the run's summary and trace digest, and its checks; `--out` writes the run's files."""
+    assert main(["case", CASE_JSON.replace("STEP", '{"kind":"count"}'), "--out", str(tmp_path), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("case (seed 3):\njob: parallelism 2;")
+    assert "1 restart(s)" in printed and "exactly-once: held (20 values" in printed
+    digest = Trace.read_jsonl(tmp_path / "trace.jsonl").digest()
+    assert f"trace digest: {digest}" in printed and (tmp_path / "digest.txt").read_text().strip() == digest
+    assert "replay: python -m sim case" in (tmp_path / "summary.txt").read_text()
+
+
+def test_case_exits_1_when_a_check_fails(capsys):
+    step = '{"kind":"process","function":"tests.unit.testing.operators:ForgetfulCount","needs_key_order":false}'
+    assert main(["case", CASE_JSON.replace("STEP", step)]) == 1
+    assert "exactly-once: violated" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2", r"sim: error: not a case: Expecting ',' delimiter"),
+    ('{"job": {"steps": [{"kind": "map"}]}}', r"sim: error: not a case: step kind 'map' is unknown"),
+    ('{"job": {}, "faults": [{"kind": "fail_task", "at_ms": 1, "task": "map[0]"}]}',
+     r"sim: error: fail map\[0\] at 1 ms: the job has no subtask 'map\[0\]'"),
+])
+def test_case_errors_are_one_clear_line(text, message, capsys):
+    assert main(["case", text]) == 2
+    err = capsys.readouterr().err
+    assert re.match(message, err) and err.count("\n") == 1
