@@ -72,13 +72,16 @@ def test_at_least_once_cases_are_checked_for_loss_only():
     assert case.check_output(run, reference).explain().startswith("no loss: held")
 
 
-def test_a_job_that_cannot_get_its_slots_back_stops_at_the_time_limit():
+def test_a_job_that_cannot_get_its_slots_back_fails_and_one_that_waits_stops_at_the_time_limit():
     cluster = ClusterSpec(task_managers=1, slots_per_task_manager=2, heartbeat_interval_ms=200,
                           heartbeat_timeout_ms=400)
-    case = Case(JobSpec(), (1, 2, 3), cluster, FaultPlan().crash_taskmanager("tm-0", at_ms=1))
-    run = case.run(trace_level=TraceLevel.JOB)
+    gone = Case(JobSpec(), (1, 2, 3), cluster, FaultPlan().crash_taskmanager("tm-0", at_ms=1)).run(
+        trace_level=TraceLevel.JOB)
+    assert gone.result.status == "FAILED"  # tm-0 crashed for good: waiting for its slots would never end
+    late = Case(JobSpec(), (1, 2, 3), cluster, FaultPlan().crash_taskmanager("tm-0", at_ms=1, back_after_ms=10**6))
+    run = late.run(trace_level=TraceLevel.JOB)
     assert run.result.status == "RUNNING"
-    assert run.result.end_time_us == (3 * 2 + TIME_LIMIT_MS) * 1000 == case.time_limit_ms * 1000
+    assert run.result.end_time_us == (3 * 2 + TIME_LIMIT_MS) * 1000 == late.time_limit_ms * 1000
 
 
 def test_describe_prints_the_case_and_its_replay_command():
