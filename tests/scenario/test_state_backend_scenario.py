@@ -98,9 +98,6 @@ def test_the_first_checkpoint_after_a_restore_is_full_again(scenario, tmp_path):
     assert scenario.final_counts(result) == scenario.expected_counts()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="known bug: a failover restoring an incremental chain kept in memory (no checkpoint_dir) "
-                          "loads each base without its own bases (JobMaster._in_memory)")
 def test_a_failover_restores_an_incremental_chain_kept_in_memory(scenario):
     result = _fail_at_450(scenario, None)
     assert scenario.final_counts(result) == scenario.expected_counts()
