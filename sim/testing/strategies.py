@@ -93,7 +93,8 @@ def _steps(draw: st.DrawFn, job: JobSpec, kinds: Sequence[str], max_steps: int, 
 def jobs(draw: st.DrawFn, checkpointing: Sequence[str] = EXACTLY_ONCE, sinks: Sequence[str] = ("exactly_once",),
          sources: Sequence[str] = SOURCES, kinds: Sequence[str] = tuple(STEP_KINDS), max_steps: int = 4,
          max_parallelism: int = 4, operator: Step | None = None,
-         restarts: Sequence[str] = ("fixed_delay", "exponential_delay")) -> JobSpec:
+         restarts: Sequence[str] = ("fixed_delay", "exponential_delay"),
+         alignment_timeouts: bool = True) -> JobSpec:
     """Jobs `source -> pair -> steps -> sink` (see `sim.testing.jobspec`), with how they checkpoint and restart.
 
     Args:
@@ -106,6 +107,7 @@ def jobs(draw: st.DrawFn, checkpointing: Sequence[str] = EXACTLY_ONCE, sinks: Se
         operator: a step every job holds once, e.g. `Step.process(MyFunction)`; placed where
             its key's records come in a fixed order if it needs that.
         restarts: the restart strategies to draw from.
+        alignment_timeouts: whether unaligned jobs may start aligned with a timeout (False: always unaligned).
     """
     mode = draw(st.sampled_from(checkpointing))
     source = draw(st.sampled_from(sources))
@@ -118,7 +120,7 @@ def jobs(draw: st.DrawFn, checkpointing: Sequence[str] = EXACTLY_ONCE, sinks: Se
         pace_ms=draw(st.integers(1, 5)), source_parallelism=readers, source_partitions=partitions,
         sink=draw(st.sampled_from(sinks)), sink_partitions=draw(st.integers(1, 4)), checkpointing=mode,
         interval_ms=draw(st.integers(10, 100)),
-        alignment_timeout_ms=draw(st.just(0) | st.integers(1, 50)) if mode == "unaligned" else 0,
+        alignment_timeout_ms=draw(st.just(0) | st.integers(1, 50)) if mode == "unaligned" and alignment_timeouts else 0,
         backend=draw(st.sampled_from(BACKENDS)), restart=draw(st.sampled_from(restarts)),
         restart_delay_ms=draw(st.integers(0, 500)), buffer_timeout_ms=draw(st.sampled_from((100, 0, 5, 20))),
         checkpoint_storage=draw(st.sampled_from(STORAGES)))

