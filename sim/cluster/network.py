@@ -243,9 +243,14 @@ class ChannelLink:
             self.partition.buffer_queued(self)
         self.try_send()
 
-    def _overtake(self, barrier: CheckpointBarrier) -> None:
-        """Put a priority barrier ahead of every queued item; the data it passes is output channel state."""
-        overtaken = [item for item in self.queue if not item.is_event]
+    def _overtake(self, barrier: CheckpointBarrier, ahead: int | None = None) -> None:
+        """Put a priority barrier at the head of the queue; the data it passes is output channel state.
+
+        A new barrier passes everything queued; a promoted one only the `ahead` items that were queued
+        in front of it: what the task wrote after its snapshot stays behind it, as a restore writes it again.
+        """
+        passed = list(self.queue)[:ahead] if ahead is not None else list(self.queue)
+        overtaken = [item for item in passed if not item.is_event]
         self.queue.appendleft(barrier)
         if overtaken and self.on_overtaken is not None:
             self.on_overtaken(barrier.checkpoint_id, overtaken)
@@ -254,10 +259,11 @@ class ChannelLink:
         """The alignment timeout passed while `barrier` still waited here: send it as a priority barrier."""
         if barrier not in self.queue:
             return
-        self.queue.remove(barrier)
+        ahead = self.queue.index(barrier)
+        del self.queue[ahead]
         if self.trace.checkpoints:
             self.trace.emit(BarrierPromoted(self.env.now, self.id, barrier.checkpoint_id))
-        self._overtake(barrier.as_unaligned())
+        self._overtake(barrier.as_unaligned(), ahead)
         self.try_send()
 
     def resume(self) -> None:

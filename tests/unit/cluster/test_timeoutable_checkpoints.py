@@ -58,3 +58,25 @@ def test_an_alignment_timeout_waits_for_the_step_under_way():
     assert timed_out.t_us == 108_421  # when its step ended, not at the deadline (102 ms)
     assert not _of(trace, ChannelStatePersisted, 1, "add4[0]")
     assert run.result.status == "FINISHED" and case.check(run, reference), case.check(run, reference).explain()
+
+
+def test_a_promoted_barrier_overtakes_only_what_was_queued_in_front_of_it():
+    """Found by the unaligned property (HYPOTHESIS_PROFILE=thorough), as shrunk: two crashes at 0 ms restart the
+    job at 3 ms; the source snapshots checkpoint 1 at 34 ms and then writes its next record behind the queued
+    barrier; the 1 ms timeout promotes the barrier at 35 ms. The promotion took every buffer of the queue as
+    output channel state, the one behind it too, which the source also replays after the crash at 40 ms: one
+    record counted twice, (0, 21) where the job counts to 20."""
+    job = JobSpec(parallelism=1, keys=1, checkpointing="unaligned", interval_ms=31, alignment_timeout_ms=1,
+                  buffer_timeout_ms=0, restart_delay_ms=0, sink_partitions=1, steps=(Step("count"), Step("add", 1)))
+    cluster = ClusterSpec(slots_per_task_manager=1, **{**ONE_CORE, "cores_per_task_manager": 2},
+                          costs=CostModel(operator_cpu_ns={"add2": 3_550_736}))
+    plan = (FaultPlan().crash_taskmanager("tm-0", at_ms=0, back_after_ms=3).crash_taskmanager("tm-0", 0, 0)
+            .crash_taskmanager("tm-0", 40, 0))
+    case = Case(job, (0,) * 19, cluster, plan)
+    run, reference = case.run(), case.reference()
+    trace = run.result.trace
+    (snapshot,) = _of(trace, SnapshotTaken, 1, "source->pair[0]")
+    (promoted,) = _of(trace, BarrierPromoted, 1)
+    (output_state,) = [e for e in _of(trace, ChannelStatePersisted, 1) if e.side == "output"]
+    assert (snapshot.t_us, promoted.t_us, output_state.buffers) == (34_020, 35_000, 4)
+    assert run.result.status == "FINISHED" and case.check(run, reference), case.check(run, reference).explain()
