@@ -82,6 +82,8 @@ class CompletedCheckpoint:
     payloads: dict[str, dict]
     path: str | None
     finished_tasks: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """What was recorded beside the state (`CheckpointCoordinator.metadata`), in a file or kept in memory."""
 
 
 def barrier_options(config: CheckpointConfig, savepoint: bool = False) -> CheckpointOptions:
@@ -263,17 +265,17 @@ class CheckpointCoordinator:
         path = None
         writer = self.writer_for(cid)
         savepoint = self.savepoints.get(cid)
+        metadata = self.metadata(pending.trigger_us, pending.acks)
+        if savepoint is not None:
+            metadata["name"] = savepoint["name"]
         if writer is not None:
             handles = [a.handle for _, a in sorted(pending.acks.items()) if a.handle is not None]
             kind = "savepoint" if pending.barrier.options.is_savepoint else "checkpoint"
-            metadata = self.metadata(pending.trigger_us, pending.acks)
-            if savepoint is not None:
-                metadata["name"] = savepoint["name"]
             path = str(writer.finalize(cid, kind, metadata, handles))
         payloads = {task: a.payload for task, a in sorted(pending.acks.items()) if a.payload is not None}
-        finished = tuple(sorted(task for task, a in pending.acks.items() if a.finished))
         self.completed.append(CompletedCheckpoint(cid, pending.trigger_us, now,
-                                                  pending.barrier.options.is_savepoint, payloads, path, finished))
+                                                  pending.barrier.options.is_savepoint, payloads, path,
+                                                  tuple(metadata["finished_tasks"]), metadata))
         acks = pending.acks.values()
         # The trace names the directory relative to the checkpoint root, so a digest does
         # not depend on where the run writes its files.

@@ -61,7 +61,7 @@ from sim.kernel.environment import SimEnvironment
 from sim.kernel.rng import RngStreams
 from sim.runtime.operators import END_OF_INPUT
 from sim.runtime.restore import plan_restore
-from sim.state.storage import LoadedCheckpoint, latest_valid_checkpoint
+from sim.state.storage import LoadedCheckpoint, incremental_bases, latest_valid_checkpoint
 from sim.trace import (
     CheckpointSkipped, JobFailing, JobRestored, RestartRefused, RestartScheduled, StateRestored, TaskCanceled,
     TaskFailed, TaskManagerJoined, TaskManagerLost, Trace, WaitingForResources,
@@ -123,7 +123,6 @@ class JobMaster:
         self.last_heard = {tm: 0 for tm in cluster.taskmanager_names}
         self.returns_pending: Counter[str] = Counter()
         """Restarts of crashed TaskManagers scheduled and not yet happened, per TaskManager."""
-        self.restore_points: list[tuple[int, LoadedCheckpoint | None]] = []
         if coordinator is not None:
             coordinator.conditions = self.conditions
         validate_plan(faults, cluster, eg)
@@ -136,11 +135,14 @@ class JobMaster:
         self.env.process(self.run_heartbeats())
         self._deploy(self.initial_restore, first=True)
 
+    def _alive(self) -> list[str]:
+        """The TaskManagers the JobManager counts on (not lost), in the cluster's order."""
+        return [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
+
     def _deploy(self, restore: LoadedCheckpoint | None, first: bool = False) -> None:
-        alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
         world = World(self.env, self.eg, self.cluster, self.trace, self.world_args["rng"],
                       self.world_args["sink_log"], self._task_done, self.world_args["stdout"],
-                      *self.world_args["backend"], self.world_args["files"], taskmanagers=alive,
+                      *self.world_args["backend"], self.world_args["files"], taskmanagers=self._alive(),
                       attempt=self.attempt, conditions=self.conditions)
         self.world, self.remaining, self.failing = world, len(world.threads), False
         self.worlds.append(world)
@@ -214,11 +216,8 @@ class JobMaster:
         if self.ended or self.restarting:
             return
         self.restarting = True
-        world = self.world
-        region = [t.id for t in world.threads]
-        self.trace.emit(JobFailing(self.env.now, cause, self.attempt, region))
-        for task_id in world.cancel():
-            self.trace.emit(TaskCanceled(self.env.now, task_id, self.attempt))
+        self.trace.emit(JobFailing(self.env.now, cause, self.attempt, [t.id for t in self.world.threads]))
+        self._cancel_attempt()
         if self.coordinator is not None:
             self.coordinator.suspend()
         self.backoff.failure(self.env.now)
@@ -236,11 +235,16 @@ class JobMaster:
         self.trace.emit(RestartScheduled(self.env.now, self.backoff.name, self.attempt, delay))
         self.env.schedule_call(delay, self._restart)
 
+    def _cancel_attempt(self) -> None:
+        """Stop every task of the running attempt that still runs, and trace each."""
+        for task_id in self.world.cancel():
+            self.trace.emit(TaskCanceled(self.env.now, task_id, self.attempt))
+
     def _restart(self) -> None:
         if self.ended:
             return
         need = sum(slots_needed(self.eg).values())
-        alive = [tm for tm in self.cluster.taskmanager_names if tm not in self.lost]
+        alive = self._alive()
         have = len(alive) * self.cluster.slots_per_task_manager
         if have < need:
             refusal = self._never_enough_slots(need, alive)
@@ -370,8 +374,7 @@ class JobMaster:
         """The stop-with-savepoint completed: the tasks stop and the job ends FINISHED (after its commits)."""
         def stop() -> None:
             if not self.ended:
-                for task_id in self.world.cancel():
-                    self.trace.emit(TaskCanceled(self.env.now, task_id, self.attempt))
+                self._cancel_attempt()
                 self._end("FINISHED")
 
         # Let the completion notices (and the sinks' commits) arrive first.
@@ -404,17 +407,14 @@ def _in_memory(completed: CompletedCheckpoint, coordinator: CheckpointCoordinato
     by_id = {c.checkpoint_id: c for c in coordinator.completed}
 
     def load(c: CompletedCheckpoint, bases: list[LoadedCheckpoint]) -> LoadedCheckpoint:
-        metadata = {"trigger_us": c.trigger_us, "completed_us": c.completed_us, "operators": coordinator.operators,
-                    "finished_tasks": list(c.finished_tasks)}
-        return LoadedCheckpoint.from_payloads(c.checkpoint_id, "checkpoint", metadata, c.payloads, bases)
+        return LoadedCheckpoint.from_payloads(c.checkpoint_id, "checkpoint", c.metadata, c.payloads, bases)
 
-    def builds_on(c: CompletedCheckpoint) -> list[int]:
-        return sorted({b for payload in c.payloads.values() for op in payload.get("operators", {}).values()
-                       for b in ((op.get("keyed") or {}).get("builds_on") or ())})
+    def bases_of(c: CompletedCheckpoint) -> list[int]:
+        return sorted({b for payload in c.payloads.values() for b in incremental_bases(payload)})
 
     # A chain's bases are incremental too (1 <- 2 <- 3): each is loaded with the older ones it builds on.
     bases: dict[int, LoadedCheckpoint] = {}
-    for b in builds_on(completed):
+    for b in bases_of(completed):
         if b in by_id:
-            bases[b] = load(by_id[b], [bases[older] for older in builds_on(by_id[b]) if older in bases])
+            bases[b] = load(by_id[b], [bases[older] for older in bases_of(by_id[b]) if older in bases])
     return load(completed, list(bases.values()))

@@ -166,7 +166,7 @@ class LoadedCheckpoint:
             document = CheckpointWriter._subtask_document(checkpoint_id, task, subtask, payload)
             subtasks[(task, subtask)] = parse_json(canonical_json(document))
         bases = list(bases)
-        builds_on = sorted({c for doc in subtasks.values() for c in _builds_on(doc)})
+        builds_on = sorted({c for doc in subtasks.values() for c in incremental_bases(doc)})
         missing = sorted(set(builds_on) - {b.checkpoint_id for b in bases})
         if missing:
             raise ValueError(f"checkpoint {checkpoint_id}: its incremental state builds on checkpoints {builds_on}, "
@@ -316,7 +316,7 @@ class CheckpointWriter:
             raise ValueError(f"checkpoint {checkpoint_id}: {path.name} was already written "
                              f"(task {task!r} subtask {subtask} twice, or two tasks with the same file name)")
         _write_atomically(path, data, self.durable)
-        return FileHandle(str(path), len(data), _sha256(data), task, subtask, _builds_on(document))
+        return FileHandle(str(path), len(data), _sha256(data), task, subtask, incremental_bases(document))
 
     @staticmethod
     def _subtask_document(checkpoint_id: int, task: str, subtask: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -375,8 +375,8 @@ class CheckpointWriter:
         shutil.rmtree(self._in_progress(checkpoint_id), ignore_errors=True)
 
 
-def _builds_on(document: dict[str, Any]) -> tuple[int, ...]:
-    """The checkpoints the incremental keyed state in one subtask document builds on, ascending."""
+def incremental_bases(document: dict[str, Any]) -> tuple[int, ...]:
+    """The checkpoints the incremental keyed state in one subtask document (or payload) builds on, ascending."""
     return tuple(sorted({c for op in document["operators"].values()
                          for c in ((op.get("keyed") or {}).get("builds_on") or ())}))
 
