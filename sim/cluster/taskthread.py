@@ -448,13 +448,18 @@ class TaskThread:
         """
         if self.finished:
             return False
-        self.finished = self.stopped = True
+        self.stopped = True
+        self._halt()
+        return True
+
+    def _halt(self) -> None:
+        """End the thread where it stands: its checkpoints in progress are dropped, its process interrupted."""
+        self.finished = True
         self.ended_us = self.env.now
         if self.checkpointing is not None:
             self.checkpointing.cancel()
         if self.process is not None and self.process.is_alive and self.env.active_process is not self.process:
             self.process.interrupt("stopped")
-        return True
 
     def notify_operators(self, checkpoint_id: int) -> None:
         """Tell every operator that `checkpoint_id` completed, as a step at this instant; a raise fails the task."""
@@ -471,8 +476,7 @@ class TaskThread:
             return
         error = cause if isinstance(cause, UserFunctionError) else UserFunctionError(
             self.task.head.label, None, cause, has_record=False)
-        self.stop()
-        self.stopped = False
+        self._halt()
         self._fail(error)
 
     def _fail(self, exc: UserFunctionError) -> None:
